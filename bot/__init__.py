@@ -1,0 +1,1 @@
+"""briefbot's Telegram front: python-telegram-bot over the index API."""

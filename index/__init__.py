@@ -1,0 +1,33 @@
+"""briefbot's index: reports in, cited passages out. Knows nothing about Telegram."""
+
+from .errors import (
+    BriefbotError,
+    FetchError,
+    LoadError,
+    NotFound,
+    QuestionError,
+    StoreBusy,
+    StoreUnavailable,
+)
+from .service import Briefbot
+from .settings import Settings
+from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, Passage, ReportInfo
+
+__all__ = [
+    "REFUSAL",
+    "Answer",
+    "Briefbot",
+    "BriefbotError",
+    "FetchError",
+    "Filters",
+    "IngestItem",
+    "IngestSummary",
+    "LoadError",
+    "NotFound",
+    "Passage",
+    "QuestionError",
+    "ReportInfo",
+    "Settings",
+    "StoreBusy",
+    "StoreUnavailable",
+]

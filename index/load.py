@@ -1,0 +1,268 @@
+"""Files in, documents out: text plus title, publisher, date, url and page marks, per format."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date as Date
+from pathlib import Path
+
+import yaml
+
+from . import normalize
+from .errors import LoadError
+
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    "january february march april may june july august september october november december".split()
+)}
+_ISO_DATE = re.compile(r"(?<!\d)(\d{4})[-_./](\d{1,2})[-_./](\d{1,2})(?!\d)")
+_LONG_DATE = re.compile(
+    r"\b(january|february|march|april|may|june|july|august|september|october|november|december)"
+    r"\s+(\d{1,2}),?\s+(\d{4})\b|\b(\d{1,2})\s+(january|february|march|april|may|june|july|august|"
+    r"september|october|november|december),?\s+(\d{4})\b",
+    re.IGNORECASE,
+)
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
+
+
+@dataclass(slots=True)
+class Document:
+    """A loaded report before chunking; ``text`` is the canonical text all offsets refer to."""
+
+    text: str
+    title: str
+    publisher: str | None = None
+    date: str | None = None
+    url: str | None = None
+    path: str | None = None
+    pages: list[tuple[int, int]] = field(default_factory=list)  # (offset, page number), sorted
+    raw_sha: str = ""
+
+    @property
+    def report_id(self) -> str:
+        """Content address: the same canonical text always gets the same id."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
+
+    def page_at(self, offset: int) -> int | None:
+        """The page an offset falls on, when the format has pages."""
+        page = None
+        for start, number in self.pages:
+            if start > offset:
+                break
+            page = number
+        return page
+
+
+def iter_files(path: Path) -> Iterator[Path]:
+    """The path itself, or every supported file below a directory, sorted, hidden ones skipped."""
+    if path.is_dir():
+        for child in sorted(path.rglob("*")):
+            rel = child.relative_to(path)
+            if child.is_file() and not any(p.startswith(".") for p in rel.parts):
+                if child.suffix.lower() in SUPPORTED:
+                    yield child
+    else:
+        yield path
+
+
+def parse_date(value: object) -> str | None:
+    """A YYYY-MM-DD string from a date, an ISO-ish string or 'March 21, 2023', else None."""
+    if isinstance(value, Date):
+        return value.isoformat()[:10]
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if m := re.match(r"D:(\d{4})(\d{2})(\d{2})", text):  # PDF date
+        return _valid(*m.groups())
+    if m := _ISO_DATE.search(text):
+        return _valid(*m.groups())
+    if m := _LONG_DATE.search(text):
+        if m.group(1):
+            return _valid(m.group(3), str(_MONTHS[m.group(1).lower()]), m.group(2))
+        return _valid(m.group(6), str(_MONTHS[m.group(5).lower()]), m.group(4))
+    return None
+
+
+def _valid(year: str, month: str, day: str) -> str | None:
+    try:
+        return Date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Bytes to str: UTF-8 (with or without BOM) or a confidently detected encoding, else an error."""
+    if b"\x00" in data[:8192] and data.count(b"\x00") > len(data) // 100:
+        raise LoadError(f"{name}: binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    if best is None or best.chaos > 0.2:
+        raise LoadError(f"{name}: undecodable bytes (not UTF-8 or a known text encoding)")
+    return data.decode(best.encoding, errors="replace")
+
+
+def sniff(data: bytes, suffix: str) -> str:
+    """The format to read: the extension when it is known, else the leading bytes."""
+    if suffix in (".md", ".markdown"):
+        return "md"
+    if suffix in (".html", ".htm"):
+        return "html"
+    if suffix in (".pdf", ".txt", ".docx"):
+        return suffix[1:]
+    head = data[:1024].lstrip().lower()
+    if head.startswith(b"%pdf"):
+        return "pdf"
+    if head.startswith(b"pk\x03\x04"):
+        return "docx"
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    if suffix:
+        raise LoadError(f"unsupported file type {suffix} (supported: pdf, txt, md, html, docx)")
+    return "txt"
+
+
+def load_bytes(data: bytes, name: str, *, kind: str | None = None, url: str | None = None) -> Document:
+    """Read one report from bytes; ``name`` is its path or file name, used for errors and dates."""
+    suffix = Path(name).suffix.lower() if not url else ""
+    kind = kind or sniff(data, suffix)
+    if not data.strip():
+        raise LoadError(f"{name}: empty file")
+    reader = {"md": _markdown, "txt": _plain, "html": _html, "pdf": _pdf, "docx": _docx}[kind]
+    doc = reader(data, name)
+    if not doc.text.strip():
+        raise LoadError(f"{name}: no readable text")
+    doc.raw_sha = hashlib.sha256(data).hexdigest()
+    doc.url = doc.url or url
+    if not doc.date:
+        doc.date = parse_date(Path(name).name) or parse_date(doc.text[:1500])
+    if not doc.title:
+        doc.title = _first_line_title(doc.text) or Path(name).stem
+    return doc
+
+
+def load_path(path: Path, *, max_bytes: int) -> Document:
+    """Read one file from disk, refusing anything over ``max_bytes``."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoadError(f"{path}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    doc = load_bytes(data, str(path))
+    doc.path = str(path.resolve())
+    return doc
+
+
+def _first_line_title(text: str) -> str | None:
+    first = text.split("\n", 1)[0].strip()
+    return first if 0 < len(first) <= 160 and not first.endswith((".", ",", ";")) else None
+
+
+def _plain(data: bytes, name: str) -> Document:
+    text, _ = normalize.join([(None, normalize.paragraphs(decode_text(data, name)))])
+    return Document(text=text, title="")
+
+
+def _markdown(data: bytes, name: str) -> Document:
+    raw = decode_text(data, name)
+    meta: dict[str, object] = {}
+    if m := _FRONT_MATTER.match(raw):
+        try:
+            loaded = yaml.safe_load(m.group(1))
+        except yaml.YAMLError as exc:
+            raise LoadError(f"{name}: bad YAML front matter ({str(exc).splitlines()[0]})") from exc
+        meta = loaded if isinstance(loaded, dict) else {}
+        raw = raw[m.end():]
+    text, _ = normalize.join([(None, normalize.paragraphs(raw, markdown=True))])
+    return Document(
+        text=text,
+        title=str(meta.get("title") or "").strip(),
+        publisher=_str_or_none(meta.get("publisher") or meta.get("source")),
+        date=parse_date(meta.get("date")),
+        url=_str_or_none(meta.get("url") or meta.get("link")),
+    )
+
+
+def _str_or_none(value: object) -> str | None:
+    return str(value).strip() or None if value else None
+
+
+def _html(data: bytes, name: str) -> Document:
+    import trafilatura
+
+    raw = decode_text(data, name)
+    try:
+        doc = trafilatura.bare_extraction(
+            raw, with_metadata=True, include_comments=False, include_tables=True, favor_recall=True
+        )
+    except Exception as exc:  # trafilatura raises assorted lxml errors on broken markup
+        raise LoadError(f"{name}: unreadable HTML ({type(exc).__name__})") from exc
+    if doc is None or not getattr(doc, "text", None):
+        raise LoadError(f"{name}: no readable text in the HTML")
+    text, _ = normalize.join([(None, normalize.paragraphs(doc.text, lines_are_paragraphs=True))])
+    return Document(
+        text=text,
+        title=(doc.title or "").strip(),
+        publisher=doc.sitename or None,
+        date=parse_date(doc.date),
+        url=doc.url or None,
+    )
+
+
+def _pdf(data: bytes, name: str) -> Document:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError(f"{name}: encrypted PDF")
+        sections = [
+            (n, normalize.paragraphs(page.extract_text() or "")) for n, page in enumerate(reader.pages, 1)
+        ]
+        info = reader.metadata or {}
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
+        raise LoadError(f"{name}: corrupt or unreadable PDF ({type(exc).__name__})") from exc
+    text, marks = normalize.join(sections)
+    if not text:
+        raise LoadError(f"{name}: the PDF has no extractable text (scanned images?)")
+    return Document(
+        text=text,
+        title=str(info.get("/Title") or "").strip(),
+        publisher=_str_or_none(info.get("/Author")),
+        date=parse_date(str(info.get("/CreationDate") or "")),
+        pages=marks,
+    )
+
+
+def _docx(data: bytes, name: str) -> Document:
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise LoadError(f"{name}: corrupt or unreadable .docx ({type(exc).__name__})") from exc
+    except Exception as exc:  # python-docx surfaces lxml and package errors of many kinds
+        raise LoadError(f"{name}: unreadable .docx ({type(exc).__name__})") from exc
+    paras = [normalize.clean_line(p.text) for p in document.paragraphs]
+    text, _ = normalize.join([(None, [p for p in paras if p and not normalize.is_debris(p)])])
+    core = document.core_properties
+    return Document(
+        text=text,
+        title=(core.title or "").strip(),
+        publisher=_str_or_none(core.author),
+        date=core.created.date().isoformat() if core.created else None,
+    )

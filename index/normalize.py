@@ -1,0 +1,105 @@
+"""One canonical text per report: every offset in the store points into what this returns."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+# Page furniture that news sites and think-tank exports leave in the text. A paragraph that is
+# nothing but one of these is dropped, so it can never be quoted as if it were reporting.
+_DEBRIS = re.compile(
+    r"""^(?:back\ to\ top|more\ in\ (?:this\ )?section|read\ more|related(?:\ (?:articles?|stories|posts))?
+    |share(?:\ this(?:\ (?:article|story))?)?|print|advertisement|subscribe(?:\ now)?|skip\ to\ (?:main\ )?content
+    |follow\ us(?:\ on\ .{0,30})?|click\ here(?:\ to\ .{0,60})?|sign\ up(?:\ for\ .{0,40})?|top\ stories
+    |previous(?:\ article)?|next(?:\ article)?|see\ also|tags?:.{0,80}|image(?:\ credit)?:.{0,120}
+    |photo(?:\ credit)?:.{0,120}|source:\ (?:isw|map).{0,80}|\W*)$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Map and figure captions (ISW's "This map is updated daily ...", "Click here to expand the map").
+_CAPTION = re.compile(
+    r"(?:this map is updated|click (?:here )?to (?:expand|enlarge|see) (?:the|this) map|interactive map|"
+    r"^(?:map|figure|fig\.|chart|graphic)\s*\d*\s*[:.\-–—])",
+    re.IGNORECASE,
+)
+# Runs of separators left where an export joined paragraphs with commas (", ,, ,,").
+_COMMA_RUNS = re.compile(r"(?:\s*,){2,}\s*")
+_INVISIBLE = re.compile("[\u200b\u200c\u200e\u200f\u2060\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_BULLET = re.compile(r"^(?:[-*•·▪◦]\s+|\d{1,3}[.)]\s+)")
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^)]*\))*\)")
+_MD_EMPH = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_HEADING = re.compile(r"^#{1,6}\s+")
+
+
+def clean_line(line: str) -> str:
+    """Unicode NFC, invisible characters removed, runs of spaces collapsed, ends trimmed."""
+    line = unicodedata.normalize("NFC", line)
+    line = _INVISIBLE.sub("", line)
+    return _SPACES.sub(" ", line).strip()
+
+
+def strip_markdown(line: str) -> str:
+    """Markdown syntax that a reader would not see: headings, images, link targets, emphasis."""
+    line = _MD_HEADING.sub("", line)
+    line = _MD_IMAGE.sub("", line)
+    line = _MD_LINK.sub(r"\1", line)
+    return _MD_EMPH.sub(r"\2", line)
+
+
+def is_debris(paragraph: str) -> bool:
+    """True for navigation links, share buttons and captions that must never be quoted."""
+    if len(paragraph) <= 120 and _DEBRIS.match(paragraph):
+        return True
+    return len(paragraph) <= 300 and bool(_CAPTION.search(paragraph))
+
+
+def paragraphs(raw: str, *, markdown: bool = False, lines_are_paragraphs: bool = False) -> list[str]:
+    """Split raw text into clean paragraphs (blank lines, bullets, or every line) minus debris."""
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+    raw = _COMMA_RUNS.sub("\n\n", raw)
+    out: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            text = " ".join(current)
+            if text and not is_debris(text):
+                out.append(text)
+            current.clear()
+
+    for raw_line in raw.split("\n"):
+        line = clean_line(raw_line)
+        if markdown:
+            line = clean_line(strip_markdown(line))
+        if not line:
+            flush()
+            continue
+        if lines_are_paragraphs or _BULLET.match(line) or (markdown and raw_line.lstrip().startswith("#")):
+            flush()
+            current.append(line)
+            flush()
+            continue
+        current.append(line)
+    flush()
+    return out
+
+
+def join(sections: Iterable[tuple[int | None, list[str]]]) -> tuple[str, list[tuple[int, int]]]:
+    """Join ``(page, paragraphs)`` sections into one text; return it and ``(offset, page)`` marks."""
+    parts: list[str] = []
+    marks: list[tuple[int, int]] = []
+    offset = 0
+    for page, paras in sections:
+        if not paras:
+            continue
+        if parts:
+            parts.append("\n\n")
+            offset += 2
+        if page is not None:
+            marks.append((offset, page))
+        block = "\n\n".join(paras)
+        parts.append(block)
+        offset += len(block)
+    return "".join(parts), marks

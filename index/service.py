@@ -1,0 +1,322 @@
+"""The index API that the CLI, the bot and the LangChain retriever share."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import chunk as chunking
+from .answer import build_passages, coverage
+from .embed import Embedder, make_embedder
+from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy, StoreUnavailable
+from .fetch import fetch, kind_of
+from .keyword import tokenize
+from .load import Document, iter_files, load_bytes
+from .search import Searcher
+from .settings import Settings
+from .store import Store, make_client
+from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, ReportInfo
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+# Refusal gate: a question is answered when the best passage's support clears this bar. Support
+# mixes the best sentence cosine with how much of the question's IDF mass the passage covers.
+# Calibrated on tests/data/calibration_*.jsonl and the SQuAD calibration split (see bench/), never
+# on the questions whose results are reported.
+MIN_SUPPORT = 0.42
+SUPPORT_COVERAGE_WEIGHT = 0.35
+
+
+class Briefbot:
+    """Reports in, cited passages out. Synchronous; thread-safe for questions."""
+
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None, client: Any = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings.model)
+        self.store = Store(client if client is not None else make_client(settings), settings.collection_prefix)
+        cache = settings.cache_dir or (None if settings.server_mode else settings.store / "cache")
+        self.searcher = Searcher(self.store, self.embedder, cache)
+        self.min_support = settings.min_support if settings.min_support is not None else MIN_SUPPORT
+        self._write_lock = threading.Lock()
+        self.asked = 0
+        self.refused = 0
+        self.latencies: deque[float] = deque(maxlen=1000)
+
+    # --- questions -------------------------------------------------------------------------------
+    def ask(self, question: str, *, k: int | None = None, offset: int = 0, filters: Filters | None = None,
+            ) -> Answer:
+        """Up to ``k`` cited passages after the first ``offset``, or the refusal."""
+        t0 = time.perf_counter()
+        question = " ".join(question.split())
+        if not question:
+            raise QuestionError("Ask a question in words, e.g. “What did Xi commit to?”")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"That question is {len(question):,} characters; the limit is {self.settings.max_question_chars:,}."
+            )
+        k = k or self.settings.top_k
+        try:
+            qvec = self.embedder.embed([question])[0]
+            hits, catalog = self.searcher.search(question, filters or Filters(), offset + k, qvec)
+            keyword = self.searcher.keyword_index(catalog)
+            passages = build_passages(self.store, catalog, keyword, hits[:offset + k], question, qvec)
+        except BriefbotError:
+            raise
+        except Exception as exc:  # chromadb raises plain exceptions when its server is away
+            raise StoreUnavailable("The report store can't be searched right now; try again shortly.") from exc
+        support = 0.0
+        if passages:
+            tokens = tokenize(question)
+            best = hits[0]
+            support = best.sentence_cos + SUPPORT_COVERAGE_WEIGHT * coverage(tokens, passages[0].text, keyword)
+        answered = bool(passages) and support >= self.min_support
+        took = (time.perf_counter() - t0) * 1000
+        self.asked += 1
+        self.refused += not answered
+        self.latencies.append(took)
+        if not answered:
+            return Answer(question, False, REFUSAL, took)
+        shown = tuple(passages[offset:offset + k])
+        message = f"{len(shown)} passage{'s' * (len(shown) != 1)} from the reports"
+        return Answer(question, True, message if shown else "No more passages.", took, shown)
+
+    def context(self, chunk_id: str, *, chars: int = 1500) -> tuple[str, ReportInfo]:
+        """The text around one passage (its paragraph, widened to about ``chars``), and its report."""
+        report_id = chunk_id.rsplit(":", 1)[0]
+        catalog = self.store.snapshot()
+        if report_id not in catalog.visible:
+            raise NotFound("That report is no longer in the store.")
+        text = self.store.canonical_text(report_id) or ""
+        got = self.store.get("chunks", [chunk_id])
+        if chunk_id not in got:
+            raise NotFound("That passage is no longer in the store.")
+        meta = got[chunk_id][0]
+        start, end = int(meta["start"]), int(meta["end"])
+        pad = max(0, (chars - (end - start)) // 2)
+        lo = text.rfind("\n\n", 0, max(0, start - pad))
+        hi = text.find("\n\n", min(len(text), end + pad))
+        lo = start if start - pad <= 0 else (0 if lo < 0 else lo + 2)
+        hi = len(text) if hi < 0 else hi
+        return text[min(lo, start):max(hi, end)].strip(), self._info(catalog, report_id)
+
+    # --- catalog ---------------------------------------------------------------------------------
+    def sources(self) -> list[ReportInfo]:
+        """Visible reports, newest first (by report date, then by when they were added)."""
+        catalog = self.store.snapshot()
+        infos = [self._info(catalog, rid) for rid in catalog.visible]
+        return sorted(infos, key=lambda r: (r.date or "", r.added_at), reverse=True)
+
+    def _info(self, catalog: Any, rid: str) -> ReportInfo:
+        rec = catalog.reports[rid]
+        paths = catalog.sources_of(rid)
+        path = rec.path or next((p for p in paths if not p.startswith(("http://", "https://"))), None)
+        return ReportInfo(rid, rec.title, rec.publisher, rec.date, path, rec.url, rec.chunks, rec.chars, rec.added_at)
+
+    def stats(self) -> dict[str, Any]:
+        """Reports, chunks, questions answered and refused, median latency."""
+        chunks, sentences = self.store.counts()
+        lat = list(self.latencies)
+        return {
+            "reports": len(self.store.snapshot().visible), "chunks": chunks, "sentences": sentences,
+            "asked": self.asked, "answered": self.asked - self.refused, "refused": self.refused,
+            "median_ms": round(statistics.median(lat), 1) if lat else None,
+        }
+
+    def forget(self, ref: str) -> ReportInfo:
+        """Remove one report (by id, id prefix, path or URL) from vectors, catalog and keyword index."""
+        with self.writing():
+            catalog = self.store.snapshot()
+            rid = self._resolve(catalog, ref)
+            info = self._info(catalog, rid)
+            self.store.unlink(catalog.sources_of(rid))
+            self.store.collect_garbage()
+            return info
+
+    def _resolve(self, catalog: Any, ref: str) -> str:
+        ref = ref.strip()
+        if ref in catalog.reports:
+            return ref
+        key = ref if ref.startswith(("http://", "https://")) else str(Path(ref).expanduser().resolve())
+        if key in catalog.sources:
+            return str(catalog.sources[key]["report_id"])
+        matches = [rid for rid in catalog.visible if len(ref) >= 6 and rid.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound(f"No report with id or path {ref!r}.")
+
+    # --- ingest ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Serialise writers: a thread lock, plus a file lock for an embedded store on disk."""
+        if not self._write_lock.acquire(timeout=600):
+            raise StoreBusy("Another ingest is still running; try again when it has finished.")
+        try:
+            if self.settings.server_mode:
+                yield
+                return
+            self.settings.store.mkdir(parents=True, exist_ok=True)
+            with open(self.settings.store / ".write.lock", "w") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError as exc:
+                    raise StoreBusy(f"Another ingest is writing to {self.settings.store}; try again later.") from exc
+                fh.write(str(os.getpid()))
+                fh.flush()
+                yield
+        finally:
+            self._write_lock.release()
+
+    def ingest(self, inputs: Sequence[str], progress: Progress | None = None) -> IngestSummary:
+        """Ingest files, directories and URLs; a bad input is reported and the rest still lands."""
+        summary = IngestSummary()
+        with self.writing():
+            self.store.collect_garbage()  # leftovers of an ingest that crashed
+            jobs: list[tuple[str, Callable[[], Raw]]] = []
+            for ref in inputs:
+                if ref.startswith(("http://", "https://")):
+                    jobs.append((ref, lambda r=ref: self._fetch_url(r)))
+                    continue
+                path = Path(ref).expanduser()
+                if not path.exists():
+                    summary.items.append(IngestItem(ref, "failed", reason=f"{ref}: no such file or directory"))
+                    continue
+                files = list(iter_files(path))
+                if path.is_dir() and not files:
+                    summary.items.append(IngestItem(ref, "failed", reason=f"{ref}: no supported files inside"))
+                for f in files:
+                    jobs.append((str(f.resolve()), lambda f=f: self._read_file(f)))
+            for n, (key, reader) in enumerate(jobs):
+                if progress:
+                    progress(key, n, len(jobs))
+                summary.items.append(self._ingest_one(key, reader))
+            if progress:
+                progress("", len(jobs), len(jobs))
+        return summary
+
+    def ingest_bytes(self, data: bytes, name: str, source_key: str, *, url: str | None = None) -> IngestItem:
+        """Ingest one uploaded document (the bot's /add); ``source_key`` identifies it for updates."""
+        if len(data) > self.settings.max_file_mb * 1e6:
+            return IngestItem(source_key, "failed", reason=f"{name}: over the {self.settings.max_file_mb:.0f} MB limit")
+        with self.writing():
+            return self._ingest_one(source_key, lambda: Raw(data, name, None, url))
+
+    def _read_file(self, path: Path) -> Raw:
+        limit = int(self.settings.max_file_mb * 1e6)
+        try:
+            size = path.stat().st_size
+            if size > limit:
+                raise LoadError(f"{path}: {size / 1e6:.1f} MB is over the {limit / 1e6:.0f} MB limit")
+            return Raw(path.read_bytes(), str(path), None, None)
+        except OSError as exc:
+            raise LoadError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+    def _fetch_url(self, url: str) -> Raw:
+        s = self.settings
+        page = fetch(url, max_bytes=int(s.max_page_mb * 1e6), timeout=s.fetch_timeout,
+                     allow_private=s.allow_private_urls, allowed_hosts=s.allowed_url_hosts)
+        kind = kind_of(page)
+        if kind is None:
+            raise LoadError(f"{url}: unsupported content type {page.content_type or 'unknown'}")
+        return Raw(page.data, url, kind, page.url)
+
+    def _ingest_one(self, key: str, reader: Callable[[], Raw]) -> IngestItem:
+        catalog = self.store.snapshot()
+        old = catalog.sources.get(key)
+        try:
+            raw = reader()
+            # Unchanged bytes under the same source: a no-op that skips parsing entirely.
+            if old and old["report_id"] in catalog.reports and old.get("raw_sha") == hashlib.sha256(raw.data).hexdigest():
+                rec = catalog.reports[old["report_id"]]
+                return IngestItem(key, "unchanged", rec.report_id, rec.title, rec.chunks)
+            doc = load_bytes(raw.data, raw.name, kind=raw.kind, url=raw.url)
+        except LoadError as exc:
+            return IngestItem(key, "failed", reason=str(exc))
+        except Exception as exc:  # a loader bug must not sink the batch; the log keeps the trace
+            log.exception("unexpected error loading %s", key)
+            return IngestItem(key, "failed", reason=f"{key}: unexpected error ({type(exc).__name__})")
+        rid = doc.report_id
+        if not key.startswith(("http://", "https://")) and Path(key).is_absolute():
+            doc.path = key
+        if old and old["report_id"] == rid and rid in catalog.reports:
+            self.store.commit({"report_id": rid}, None, key, doc.raw_sha)  # same text, new bytes
+            return IngestItem(key, "unchanged", rid, catalog.reports[rid].title, catalog.reports[rid].chunks)
+        if rid in catalog.reports:  # same content already stored under another source
+            self.store.commit({"report_id": rid}, None, key, doc.raw_sha)
+            self._drop_if_orphaned(old, rid)
+            return IngestItem(key, "duplicate", rid, catalog.reports[rid].title, catalog.reports[rid].chunks)
+        chunk_count = self._write(doc)
+        record = {
+            "report_id": rid, "title": doc.title[:300], "publisher": doc.publisher or "", "date": doc.date or "",
+            "url": doc.url or "", "path": doc.path or "", "chunks": chunk_count, "chars": len(doc.text),
+            "added_at": time.time(), "pages": json.dumps(doc.pages),
+        }
+        self.store.commit(record, doc.text, key, doc.raw_sha)
+        self._drop_if_orphaned(old, rid)
+        return IngestItem(key, "updated" if old else "new", rid, doc.title, chunk_count)
+
+    def _drop_if_orphaned(self, old: dict[str, Any] | None, new_rid: str) -> None:
+        if old and old["report_id"] != new_rid:
+            self.store.collect_garbage()
+
+    def _write(self, doc: Document) -> int:
+        rid = doc.report_id
+        chunks = chunking.chunk_text(doc.text)
+        sentence_rows: list[dict[str, Any]] = []
+        texts: list[str] = []
+        owners: list[int] = []
+        for seq, c in enumerate(chunks):
+            for n, (s, e) in enumerate(c.sentences):
+                sentence_rows.append({"report_id": rid, "seq": seq, "n": n, "start": s, "end": e})
+                texts.append(doc.text[s:e])
+                owners.append(seq)
+        vectors = self.embedder.embed(texts)
+        chunk_vecs = chunk_vectors(vectors, np.asarray(owners), [len(t) for t in texts], len(chunks))
+        date_int = int(doc.date.replace("-", "")) if doc.date else 0
+        chunk_rows = []
+        for seq, c in enumerate(chunks):
+            row: dict[str, Any] = {"report_id": rid, "seq": seq, "start": c.start, "end": c.end,
+                                   "n_sent": len(c.sentences), "date": date_int}
+            if (page := doc.page_at(c.start)) is not None:
+                row["page"] = page
+            chunk_rows.append(row)
+        self.store.write_vectors(rid, chunk_rows, [doc.text[c.start:c.end] for c in chunks], chunk_vecs,
+                                 sentence_rows, vectors)
+        return len(chunks)
+
+
+def chunk_vectors(sentence_vecs: np.ndarray, owners: np.ndarray, lengths: list[int], n: int) -> np.ndarray:
+    """A chunk's vector: the length-weighted mean of its sentence vectors, renormalised.
+
+    The model mean-pools token vectors, so a length-weighted mean of sentence vectors approximates
+    encoding the chunk whole, and it saves encoding every text twice (sentences are needed anyway
+    for quotes).
+    """
+    out = np.zeros((n, sentence_vecs.shape[1]), dtype=np.float32)
+    np.add.at(out, owners, sentence_vecs * np.asarray(lengths, dtype=np.float32)[:, None])
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms == 0, 1.0, norms)
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """Bytes of one input before parsing: from a file, an upload or a URL."""
+
+    data: bytes
+    name: str
+    kind: str | None
+    url: str | None

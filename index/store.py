@@ -1,0 +1,265 @@
+"""Chroma as the one source of truth: chunk and sentence vectors, and a catalog that commits reports.
+
+A report becomes visible in one ``upsert`` of the catalog (its report record, the source record
+that points at it and a new generation) after all its vectors are written, so a search never sees
+half a report, and an update switches a source from the old version to the new one at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+
+from .errors import StoreUnavailable
+from .settings import Settings
+
+# Chroma refuses batches over ~5,461 records per add; stay well under it.
+BATCH = 2000
+_DUMMY = [1.0]  # catalog records carry no meaningful vector
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRecord:
+    """A committed report as the catalog holds it."""
+
+    report_id: str
+    title: str
+    publisher: str | None
+    date: str | None
+    url: str | None
+    path: str | None
+    chunks: int
+    chars: int
+    added_at: float
+    pages: tuple[tuple[int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page an offset falls on, for formats with pages."""
+        page = None
+        for start, number in self.pages:
+            if start > offset:
+                break
+            page = number
+        return page
+
+
+@dataclass(slots=True)
+class Catalog:
+    """Reports and sources at one generation; ``visible`` are reports some source points at."""
+
+    generation: str
+    reports: dict[str, ReportRecord] = field(default_factory=dict)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # source key -> record
+
+    @property
+    def visible(self) -> set[str]:
+        """Report ids a search may return."""
+        return {s["report_id"] for s in self.sources.values()} & self.reports.keys()
+
+    def sources_of(self, report_id: str) -> list[str]:
+        """Source keys (paths or urls) that point at a report."""
+        return sorted(k for k, s in self.sources.items() if s["report_id"] == report_id)
+
+
+def source_id(key: str) -> str:
+    """Catalog id of a source key (a resolved path or a URL)."""
+    return "source:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+def make_client(settings: Settings) -> Any:
+    """A Chroma client: a server when ``chroma_host`` is set, else a persistent store on disk."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_host:
+            return chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl,
+                settings=chroma_settings,
+            )
+        settings.store.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.store), settings=chroma_settings)
+    except Exception as exc:  # connection refused, locked directory, incompatible store
+        raise StoreUnavailable(f"cannot open the store: {type(exc).__name__}") from exc
+
+
+class Store:
+    """Typed access to the three collections; every method is synchronous."""
+
+    def __init__(self, client: Any, prefix: str = "briefbot") -> None:
+        self.client = client
+        try:
+            self.chunks = client.get_or_create_collection(
+                f"{prefix}_chunks", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+            )
+            self.sentences = client.get_or_create_collection(
+                f"{prefix}_sentences", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+            )
+            self.catalog = client.get_or_create_collection(f"{prefix}_catalog", embedding_function=None)
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot open the store: {type(exc).__name__}") from exc
+        self._snapshot: Catalog | None = None
+
+    # --- catalog ---------------------------------------------------------------------------------
+    def generation(self) -> str:
+        """An opaque token that changes whenever a report is committed or forgotten."""
+        got = self.catalog.get(ids=["meta:generation"], include=["metadatas"])
+        return str(got["metadatas"][0]["value"]) if got["ids"] else ""
+
+    def snapshot(self, *, refresh: bool = True) -> Catalog:
+        """The catalog, re-read only when the generation moved."""
+        gen = self.generation() if refresh or self._snapshot is None else self._snapshot.generation
+        if self._snapshot is not None and self._snapshot.generation == gen:
+            return self._snapshot
+        cat = Catalog(generation=gen)
+        got = self.catalog.get(where={"kind": {"$in": ["report", "source"]}}, include=["metadatas"])
+        for meta in got["metadatas"]:
+            if meta["kind"] == "report":
+                cat.reports[meta["report_id"]] = _record(meta)
+            else:
+                cat.sources[meta["key"]] = dict(meta)
+        self._snapshot = cat
+        return cat
+
+    def canonical_text(self, report_id: str) -> str | None:
+        """The canonical text of a report, or None when it is not stored."""
+        got = self.catalog.get(ids=[f"report:{report_id}"], include=["documents"])
+        return got["documents"][0] if got["ids"] else None
+
+    # --- writing ---------------------------------------------------------------------------------
+    def write_vectors(
+        self,
+        report_id: str,
+        chunk_rows: Sequence[dict[str, Any]],
+        chunk_texts: Sequence[str],
+        chunk_vecs: np.ndarray,
+        sentence_rows: Sequence[dict[str, Any]],
+        sentence_vecs: np.ndarray,
+    ) -> None:
+        """Write a report's vectors (invisible until ``commit``); leftovers of a crash go first."""
+        self.catalog.upsert(
+            ids=[f"pending:{report_id}"], embeddings=[_DUMMY],
+            metadatas=[{"kind": "pending", "report_id": report_id, "at": time.time()}],
+        )
+        self.delete_vectors(report_id)
+        ids = [f"{report_id}:{r['seq']}" for r in chunk_rows]
+        for i in range(0, len(ids), BATCH):
+            self.chunks.add(
+                ids=ids[i:i + BATCH], embeddings=chunk_vecs[i:i + BATCH],
+                documents=list(chunk_texts[i:i + BATCH]), metadatas=list(chunk_rows[i:i + BATCH]),
+            )
+        sids = [f"{report_id}:{r['seq']}:{r['n']}" for r in sentence_rows]
+        for i in range(0, len(sids), BATCH):
+            self.sentences.add(
+                ids=sids[i:i + BATCH], embeddings=sentence_vecs[i:i + BATCH],
+                metadatas=list(sentence_rows[i:i + BATCH]),
+            )
+
+    def commit(self, record: dict[str, Any], text: str | None, source_key: str, raw_sha: str) -> None:
+        """Make a report visible and point ``source_key`` at it, in one catalog write."""
+        ids = [source_id(source_key), "meta:generation"]
+        metas: list[dict[str, Any]] = [
+            {"kind": "source", "key": source_key, "report_id": record["report_id"], "raw_sha": raw_sha},
+            {"kind": "meta", "value": uuid.uuid4().hex},
+        ]
+        docs = ["", ""]
+        if text is not None:
+            ids.append(f"report:{record['report_id']}")
+            metas.append({"kind": "report", **record})
+            docs.append(text)
+        self.catalog.upsert(ids=ids, embeddings=[_DUMMY] * len(ids), metadatas=metas, documents=docs)
+        self.catalog.delete(ids=[f"pending:{record['report_id']}"])
+
+    def unlink(self, source_keys: Sequence[str]) -> None:
+        """Remove sources (their reports vanish from search once nothing else points at them)."""
+        if source_keys:
+            self.catalog.delete(ids=[source_id(k) for k in source_keys])
+            self._bump()
+
+    def _bump(self) -> None:
+        self.catalog.upsert(
+            ids=["meta:generation"], embeddings=[_DUMMY],
+            metadatas=[{"kind": "meta", "value": uuid.uuid4().hex}], documents=[""],
+        )
+
+    def collect_garbage(self) -> list[str]:
+        """Delete reports no source points at, and vectors of ingests that never committed."""
+        cat = self.snapshot()
+        referenced = {s["report_id"] for s in cat.sources.values()}
+        doomed = [rid for rid in cat.reports if rid not in referenced]
+        pending = self.catalog.get(where={"kind": "pending"}, include=["metadatas"])
+        doomed += [m["report_id"] for m in pending["metadatas"] if m["report_id"] not in cat.reports]
+        for rid in doomed:
+            self.delete_vectors(rid)
+            self.catalog.delete(ids=[f"report:{rid}", f"pending:{rid}"])
+        if doomed:
+            self._bump()
+        return doomed
+
+    def delete_vectors(self, report_id: str) -> None:
+        """Remove every chunk and sentence vector of one report."""
+        self.chunks.delete(where={"report_id": report_id})
+        self.sentences.delete(where={"report_id": report_id})
+
+    # --- reading ---------------------------------------------------------------------------------
+    def query(self, which: str, vector: np.ndarray, n: int, report_ids: Sequence[str] | None = None,
+              ) -> list[tuple[str, float, dict[str, Any]]]:
+        """Nearest ``which`` ('chunks' or 'sentences') records: ``(id, cosine, metadata)``."""
+        col = self.chunks if which == "chunks" else self.sentences
+        where = None
+        if report_ids is not None:
+            where = {"report_id": {"$in": list(report_ids)}} if len(report_ids) > 1 else (
+                {"report_id": report_ids[0]} if report_ids else None)
+            if not report_ids:
+                return []
+        got = col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances", "metadatas"])
+        return [
+            (i, 1.0 - float(d), m)
+            for i, d, m in zip(got["ids"][0], got["distances"][0], got["metadatas"][0], strict=True)
+        ]
+
+    def get(self, which: str, ids: Sequence[str], *, embeddings: bool = False, documents: bool = False,
+            ) -> dict[str, tuple[dict[str, Any], Any, Any]]:
+        """Records by id: ``{id: (metadata, embedding or None, document or None)}``."""
+        if not ids:
+            return {}
+        col = self.chunks if which == "chunks" else self.sentences
+        include = ["metadatas"] + (["embeddings"] if embeddings else []) + (["documents"] if documents else [])
+        got = col.get(ids=list(ids), include=include)
+        embs = got.get("embeddings")
+        docs = got.get("documents")
+        return {
+            i: (got["metadatas"][n], None if embs is None else embs[n], None if docs is None else docs[n])
+            for n, i in enumerate(got["ids"])
+        }
+
+    def iter_chunks(self, page: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored chunk ``(id, text, metadata)``, paged (to rebuild the keyword index)."""
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            if not got["ids"]:
+                return
+            yield from zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            offset += len(got["ids"])
+
+    def counts(self) -> tuple[int, int]:
+        """Stored chunk and sentence vectors."""
+        return self.chunks.count(), self.sentences.count()
+
+
+def _record(meta: dict[str, Any]) -> ReportRecord:
+    return ReportRecord(
+        report_id=meta["report_id"], title=meta.get("title", ""), publisher=meta.get("publisher") or None,
+        date=meta.get("date") or None, url=meta.get("url") or None, path=meta.get("path") or None,
+        chunks=int(meta.get("chunks", 0)), chars=int(meta.get("chars", 0)),
+        added_at=float(meta.get("added_at", 0.0)),
+        pages=tuple(tuple(p) for p in json.loads(meta.get("pages") or "[]")),  # type: ignore[misc]
+    )

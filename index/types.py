@@ -1,0 +1,123 @@
+"""Citations are data: frozen records that the CLI, the bot and LangChain all render."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Tests and fronts assert on this exact text; change it here only.
+REFUSAL = "The reports in the store don't say. No passage supports an answer to that question."
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One cited passage: ``text == canonical[start:end]``, ``quote == canonical[quote_start:quote_end]``."""
+
+    report_id: str
+    title: str
+    publisher: str | None
+    date: str | None  # YYYY-MM-DD
+    url: str | None
+    path: str | None
+    page: int | None
+    start: int
+    end: int
+    text: str
+    quote: str
+    quote_start: int
+    quote_end: int
+    score: float
+    chunk_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON shape (fields may be added, never renamed)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What ``ask`` returns: passages, or ``answered=False`` with the refusal message."""
+
+    question: str
+    answered: bool
+    message: str
+    took_ms: float
+    passages: tuple[Passage, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON shape of ``briefbot ask --json``."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "message": self.message,
+            "took_ms": round(self.took_ms, 2),
+            "passages": [p.to_json() for p in self.passages],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInfo:
+    """One report in the store, as ``briefbot sources --json`` lists it."""
+
+    report_id: str
+    title: str
+    publisher: str | None
+    date: str | None
+    path: str | None
+    url: str | None
+    chunks: int
+    chars: int = 0
+    added_at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON shape of one ``sources`` entry."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Search restrictions: report date range (inclusive) and a publisher/title substring."""
+
+    since: str | None = None
+    until: str | None = None
+    source: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when any restriction is set."""
+        return bool(self.since or self.until or self.source)
+
+
+@dataclass(slots=True)
+class IngestItem:
+    """The outcome for one input of an ingest run."""
+
+    source: str
+    status: str  # new | updated | unchanged | failed | duplicate
+    report_id: str | None = None
+    title: str | None = None
+    chunks: int = 0
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    """All outcomes of one ingest run, in input order."""
+
+    items: list[IngestItem] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        """How many inputs ended with ``status``."""
+        return sum(1 for i in self.items if i.status == status)
+
+    @property
+    def failed(self) -> bool:
+        """True when any input failed."""
+        return self.count("failed") > 0
+
+    def line(self) -> str:
+        """A one-line summary: new / updated / unchanged / failed."""
+        return (
+            f"{self.count('new')} new, {self.count('updated')} updated, "
+            f"{self.count('unchanged') + self.count('duplicate')} unchanged, {self.count('failed')} failed"
+        )

@@ -1,0 +1,176 @@
+"""Ingest: formats, metadata, idempotency, updates, duplicates, forget and bad input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index import Briefbot, LoadError, NotFound
+from index.load import load_bytes
+from tests.conftest import SAMPLES
+from tests.helpers import check_verbatim, write_docx, write_md, write_pdf
+
+GOOD = (
+    "The ministry announced a new grain corridor through the Black Sea on Tuesday. "
+    "Officials said the first convoy of twelve ships would leave Odesa within a week. "
+    "Insurance rates for the route fell sharply after the announcement."
+)
+
+
+def test_sample_ingests_and_answers(service: Briefbot) -> None:
+    summary = service.ingest([str(SAMPLES)])
+    assert summary.line() == "1 new, 0 updated, 0 unchanged, 0 failed"
+    (report,) = service.sources()
+    assert report.title.startswith("ISW: Putin doesn’t secure")
+    answer = service.ask("Xi praised Putin reaffirmed commitment UNSC")
+    assert answer.answered
+    check_verbatim(service, answer)
+    assert "Xi praised Putin" in answer.passages[0].quote
+
+
+def test_page_debris_is_never_stored(service: Briefbot) -> None:
+    service.ingest([str(SAMPLES)])
+    rid = service.sources()[0].report_id
+    text = service.store.canonical_text(rid) or ""
+    assert "back to top" not in text.lower()
+    assert "more in section" not in text.lower()
+
+
+def test_reingest_unchanged_is_a_noop(service: Briefbot, tmp_path: Path) -> None:
+    src = write_md(tmp_path / "a.md", GOOD, title="Grain", date="2023-05-01")
+    first = service.ingest([str(src)])
+    counts = service.store.counts()
+    gen = service.store.generation()
+    again = service.ingest([str(src)])
+    assert first.count("new") == 1
+    assert again.count("unchanged") == 1 and again.count("new") == 0
+    assert service.store.counts() == counts
+    assert service.store.generation() == gen  # nothing was written
+
+
+def test_changed_file_replaces_old_version(service: Briefbot, tmp_path: Path) -> None:
+    src = write_md(tmp_path / "a.md", GOOD, title="Grain", date="2023-05-01")
+    service.ingest([str(src)])
+    old_id = service.sources()[0].report_id
+    write_md(src, GOOD.replace("twelve", "twenty"), title="Grain", date="2023-05-02")
+    summary = service.ingest([str(src)])
+    assert summary.count("updated") == 1
+    (report,) = service.sources()
+    assert report.report_id != old_id and report.date == "2023-05-02"
+    # No orphans anywhere: vectors, catalog, keyword index.
+    assert service.store.canonical_text(old_id) is None
+    assert not service.store.chunks.get(where={"report_id": old_id})["ids"]
+    assert not service.store.sentences.get(where={"report_id": old_id})["ids"]
+    catalog = service.store.snapshot()
+    keyword = service.searcher.keyword_index(catalog)
+    assert all(not cid.startswith(old_id) for cid in keyword.ids)
+    answer = service.ask("how many ships in the first convoy")
+    assert all(p.report_id == report.report_id for p in answer.passages)
+    assert "twenty" in answer.passages[0].text
+
+
+def test_same_content_two_paths_stored_once(service: Briefbot, tmp_path: Path) -> None:
+    a = write_md(tmp_path / "a.md", GOOD, title="Grain")
+    b = tmp_path / "copy" / "b.md"
+    b.parent.mkdir()
+    shutil.copy(a, b)
+    summary = service.ingest([str(a), str(b)])
+    assert summary.count("new") == 1 and summary.count("duplicate") == 1
+    assert len(service.sources()) == 1
+    chunks, _ = service.store.counts()
+    assert chunks == service.sources()[0].chunks
+    # Forgetting by one path keeps nothing behind; the report goes with all its sources.
+    service.forget(str(a))
+    assert service.sources() == []
+    assert service.store.counts() == (0, 0)
+
+
+def test_forget_by_id_removes_everywhere(service: Briefbot, tmp_path: Path) -> None:
+    write_md(tmp_path / "a.md", GOOD, title="Grain")
+    write_md(tmp_path / "b.md", "A different report about wheat prices in Egypt rising in March.", title="Wheat")
+    service.ingest([str(tmp_path)])
+    grain = next(r for r in service.sources() if r.title == "Grain")
+    service.forget(grain.report_id)
+    assert [r.title for r in service.sources()] == ["Wheat"]
+    assert not service.store.chunks.get(where={"report_id": grain.report_id})["ids"]
+    keyword = service.searcher.keyword_index(service.store.snapshot())
+    assert all(not cid.startswith(grain.report_id) for cid in keyword.ids)
+    with pytest.raises(NotFound):
+        service.forget(grain.report_id)
+
+
+def test_bad_inputs_fail_alone(service: Briefbot, tmp_path: Path) -> None:
+    (tmp_path / "corrupt.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage \x00\x01")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "blank.md").write_text("   \n\n  \n")
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 50)
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    write_md(tmp_path / "good.md", GOOD, title="Grain")
+    summary = service.ingest([str(tmp_path), str(tmp_path / "missing.pdf")])
+    failed = {Path(i.source).name: i.reason for i in summary.items if i.status == "failed"}
+    assert set(failed) == {"corrupt.pdf", "empty.txt", "blank.md", "binary.txt", "broken.docx", "missing.pdf"}
+    for reason in failed.values():
+        assert reason and "\n" not in reason and len(reason) < 300
+    assert [r.title for r in service.sources()] == ["Grain"]
+    assert summary.failed
+
+
+def test_oversize_file_is_refused(service: Briefbot, tmp_path: Path) -> None:
+    service.settings.max_file_mb = 0.001
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 1000)
+    (item,) = service.ingest([str(big)]).items
+    assert item.status == "failed" and "limit" in (item.reason or "")
+
+
+def test_markdown_front_matter(tmp_path: Path) -> None:
+    doc = load_bytes(
+        b"---\ntitle: T\npublisher: ISW\ndate: 2023-03-21\nurl: https://example.org/r\n---\n# T\n\nBody **bold** [link](https://x.y).\n",
+        "r.md",
+    )
+    assert (doc.title, doc.publisher, doc.date, doc.url) == ("T", "ISW", "2023-03-21", "https://example.org/r")
+    assert doc.text == "T\n\nBody bold link."
+
+
+def test_html_metadata_and_main_text() -> None:
+    html = (
+        "<html><head><title>Site | Xi in Moscow</title><link rel='canonical' href='https://example.org/xi'>"
+        "<meta property='article:published_time' content='2023-03-22'></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/world'>World</a></nav><article><h1>Xi in Moscow</h1>"
+        + "".join(f"<p>{GOOD} Paragraph {n}.</p>" for n in range(4))
+        + "</article><footer>Back to top</footer></body></html>"
+    )
+    doc = load_bytes(html.encode(), "page.html")
+    assert doc.url == "https://example.org/xi"
+    assert doc.date == "2023-03-22"
+    assert "Xi in Moscow" in doc.title
+    assert "grain corridor" in doc.text and "Back to top" not in doc.text
+
+
+def test_pdf_pages_are_cited(service: Briefbot, tmp_path: Path) -> None:
+    pdf = write_pdf(tmp_path / "r.pdf", ["Introduction to the assessment of the front line. " * 3, GOOD])
+    service.ingest([str(pdf)])
+    (report,) = service.sources()
+    assert report.title == "A PDF report"
+    answer = service.ask("grain corridor convoy Odesa ships")
+    check_verbatim(service, answer)
+    assert answer.passages[0].page == 2
+
+
+def test_docx(service: Briefbot, tmp_path: Path) -> None:
+    path = write_docx(tmp_path / "r.docx", ["Heading", GOOD, "Another paragraph about the harvest in 2023."])
+    summary = service.ingest([str(path)])
+    assert summary.count("new") == 1
+    assert service.sources()[0].title == "A Word report"
+
+
+def test_text_date_from_file_name(tmp_path: Path) -> None:
+    doc = load_bytes(GOOD.encode(), str(tmp_path / "brief-2022-11-09.txt"))
+    assert doc.date == "2022-11-09"
+
+
+def test_undecodable_bytes_are_refused() -> None:
+    with pytest.raises(LoadError, match="binary|undecodable"):
+        load_bytes(b"\x00\xff\xfe\x00" * 500, "x.txt")
