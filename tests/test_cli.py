@@ -1,0 +1,71 @@
+"""The ``briefbot`` command as a user runs it: a real subprocess over a temp store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SAMPLES
+from tests.helpers import write_md
+
+
+def briefbot(*args: str, store: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFBOT_")}
+    env.update(BRIEFBOT_MODEL="hash", HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        [sys.executable, "-m", "index.cli", *args, "--store", str(store)],
+        input=stdin, capture_output=True, text=True, env=env, timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+
+
+def test_ingest_ask_sources_forget(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    done = briefbot("ingest", str(SAMPLES), store=store)
+    assert done.returncode == 0, done.stderr
+    assert "1 new, 0 updated, 0 unchanged, 0 failed" in done.stdout
+
+    again = briefbot("ingest", str(SAMPLES), store=store)
+    assert "0 new, 0 updated, 1 unchanged, 0 failed" in again.stdout
+
+    asked = briefbot("ask", "--json", "Xi praised Putin UNSC commitment", store=store)
+    data = json.loads(asked.stdout)
+    assert data["answered"] is True and data["question"] == "Xi praised Putin UNSC commitment"
+    p = data["passages"][0]
+    assert p["quote"] in p["text"] and p["date"] is None and p["path"].endswith("putin-xi-isw-news.txt")
+
+    listed = json.loads(briefbot("sources", "--json", store=store).stdout)
+    assert [set(r) >= {"report_id", "title", "publisher", "date", "path", "url", "chunks"} for r in listed] == [True]
+
+    gone = briefbot("forget", listed[0]["report_id"], store=store)
+    assert gone.returncode == 0 and json.loads(briefbot("sources", "--json", store=store).stdout) == []
+
+
+def test_ask_reads_questions_from_stdin(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    briefbot("ingest", str(SAMPLES), store=store)
+    done = briefbot("ask", "--json", "-", store=store, stdin="Xi praised Putin\n\n" + "x" * 5000 + "\nUNSC veto\n")
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["question"][:8] for line in lines] == ["Xi prais", "x" * 8, "UNSC vet"]
+    assert lines[1]["answered"] is False and "limit" in lines[1]["message"]
+
+
+def test_failed_input_gives_exit_1_and_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.7 broken")
+    good = write_md(tmp_path / "good.md", "A real paragraph about the harvest in Ukraine this year.", title="Harvest")
+    done = briefbot("ingest", str(tmp_path / "bad.pdf"), str(good), store=tmp_path / "store")
+    assert done.returncode == 1
+    assert "bad.pdf" in done.stderr and "1 new, 0 updated, 0 unchanged, 1 failed" in done.stdout
+
+
+def test_refusal_exits_zero(tmp_path: Path) -> None:
+    done = briefbot("ask", "--json", "What did Xi commit to?", store=tmp_path / "empty")
+    assert done.returncode == 0 and json.loads(done.stdout)["answered"] is False
+
+
+def test_bad_date_filter_is_a_usage_error(tmp_path: Path) -> None:
+    done = briefbot("ask", "--since", "yesterday", "q", store=tmp_path / "store")
+    assert done.returncode == 2 and "not a date" in done.stderr
