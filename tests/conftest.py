@@ -60,3 +60,32 @@ def need_shared(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not available: {path}")
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="run the long versions of reliability tests")
+
+
+@pytest.fixture
+def slow(request: pytest.FixtureRequest) -> bool:
+    """True under --slow (make test-long): tests scale their trials up."""
+    return bool(request.config.getoption("--slow"))
+
+
+def check_consistent(service) -> None:  # type: ignore[no-untyped-def]
+    """Store invariants: one copy per report, no orphan vectors, keyword index agrees with Chroma."""
+    store = service.store
+    catalog = store.snapshot()
+    visible = catalog.visible
+    assert set(catalog.reports) == visible, "a committed report no source points at"
+    chunk_meta = store.chunks.get(include=["metadatas"])
+    by_report: dict[str, int] = {}
+    for m in chunk_meta["metadatas"]:
+        by_report[m["report_id"]] = by_report.get(m["report_id"], 0) + 1
+    assert set(by_report) == visible, "orphan or missing chunk vectors"
+    for rid, n in by_report.items():
+        assert n == catalog.reports[rid].chunks, f"report {rid} has {n} chunks, catalog says {catalog.reports[rid].chunks}"
+    sent_rids = {m["report_id"] for m in store.sentences.get(include=["metadatas"])["metadatas"]}
+    assert sent_rids == visible, "orphan or missing sentence vectors"
+    keyword = service.searcher.keyword_index(catalog)
+    assert sorted(keyword.ids) == sorted(chunk_meta["ids"]), "keyword index disagrees with Chroma"
