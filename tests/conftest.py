@@ -89,3 +89,30 @@ def check_consistent(service) -> None:  # type: ignore[no-untyped-def]
     assert sent_rids == visible, "orphan or missing sentence vectors"
     keyword = service.searcher.keyword_index(catalog)
     assert sorted(keyword.ids) == sorted(chunk_meta["ids"]), "keyword index disagrees with Chroma"
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One real ``chroma run`` server for the session (CI starts it through this fixture too)."""
+    from tests.chroma_server import ChromaServer
+
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def any_service(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The same Briefbot API over an embedded store and over a real Chroma server."""
+    import uuid
+
+    from index import Briefbot, Settings
+
+    if request.param == "embedded":
+        return Briefbot(Settings(store=tmp_path / "store", model="hash", _env_file=None))  # type: ignore[call-arg]
+    server = request.getfixturevalue("chroma_server")
+    return Briefbot(Settings(  # type: ignore[call-arg]
+        chroma_host="127.0.0.1", chroma_port=server.port, model="hash", _env_file=None,
+        collection_prefix=f"t{uuid.uuid4().hex[:10]}", cache_dir=tmp_path / "cache",
+    ))
