@@ -7,7 +7,6 @@ The real python-telegram-bot talks HTTP to it through ``base_url``; nothing is m
 from __future__ import annotations
 
 import asyncio
-import html
 import itertools
 import json
 import re
@@ -18,108 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from telegram_html import HtmlError, parse_html, utf16_len
 
 TEXT_LIMIT = 4096
 DOWNLOAD_CAP = 20 * 1024 * 1024  # Telegram's getFile limit for bots
-
-# Telegram's HTML subset: tag -> attributes it may carry.
-ALLOWED_TAGS: dict[str, set[str]] = {
-    "b": set(), "strong": set(), "i": set(), "em": set(), "u": set(), "ins": set(), "s": set(),
-    "strike": set(), "del": set(), "a": {"href"}, "code": {"class"}, "pre": set(), "span": {"class"},
-    "tg-spoiler": set(), "blockquote": {"expandable"}, "tg-emoji": {"emoji-id"},
-}
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s\"'<>=`]+))?)*)\s*>")
-_ATTR = re.compile(r"([a-zA-Z-]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'<>=`]+)))?")
-_ENTITY = re.compile(r"&(lt|gt|amp|quot|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});")
-_URL = re.compile(r"^(https?://[^\s<>\"]+|tg://\S+|mailto:\S+)$")
-
-
-class HtmlError(ValueError):
-    """Text Telegram would refuse with "Bad Request: can't parse entities"."""
-
-
-def _unescape_checked(value: str, where: str) -> str:
-    out, i = [], 0
-    while i < len(value):
-        if value[i] == "&":
-            m = _ENTITY.match(value, i)
-            if not m:
-                raise HtmlError(f"can't parse entities: unescaped '&' in {where}")
-            try:
-                out.append(html.unescape(m.group(0)))
-            except (ValueError, OverflowError) as exc:
-                raise HtmlError(f"can't parse entities: bad entity {m.group(0)}") from exc
-            i = m.end()
-        else:
-            out.append(value[i])
-            i += 1
-    return "".join(out)
-
-
-def parse_html(text: str) -> str:
-    """The plain text Telegram shows for ``text`` in HTML mode; raises HtmlError like Telegram would."""
-    out: list[str] = []
-    stack: list[str] = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "<":
-            m = _TAG.match(text, i)
-            if not m:
-                raise HtmlError(f"can't parse entities: unescaped '<' or malformed tag at offset {i}")
-            closing, name, attrs = m.group(1), m.group(2).lower(), m.group(3)
-            if name not in ALLOWED_TAGS:
-                raise HtmlError(f'can\'t parse entities: unsupported start tag "{name}" at offset {i}')
-            if closing:
-                if attrs.strip() or not stack or stack[-1] != name:
-                    raise HtmlError(f'can\'t parse entities: can\'t find start tag for "</{name}>" at offset {i}')
-                stack.pop()
-            else:
-                _check_start(name, attrs, stack, i)
-                stack.append(name)
-            i = m.end()
-        elif c == ">":
-            raise HtmlError(f"can't parse entities: unescaped '>' at offset {i}")
-        elif c == "&":
-            m = _ENTITY.match(text, i)
-            if not m:
-                raise HtmlError(f"can't parse entities: unescaped '&' at offset {i}")
-            out.append(_unescape_checked(m.group(0), "text"))
-            i = m.end()
-        else:
-            out.append(c)
-            i += 1
-    if stack:
-        raise HtmlError(f'can\'t parse entities: can\'t find end tag corresponding to start tag "{stack[-1]}"')
-    return "".join(out)
-
-
-def _check_start(name: str, attrs: str, stack: list[str], at: int) -> None:
-    parsed: dict[str, str] = {}
-    for m in _ATTR.finditer(attrs):
-        raw = next((g for g in m.groups()[1:] if g is not None), "")
-        parsed[m.group(1).lower()] = _unescape_checked(raw, f"attribute {m.group(1)}")
-    extra = set(parsed) - ALLOWED_TAGS[name]
-    if extra:
-        raise HtmlError(f"can't parse entities: unsupported attribute {sorted(extra)} of <{name}> at offset {at}")
-    if name == "a":
-        if not _URL.match(parsed.get("href", "")):
-            raise HtmlError(f"can't parse entities: bad or missing href at offset {at}")
-        if "a" in stack:
-            raise HtmlError(f"can't parse entities: nested links at offset {at}")
-    if name == "span" and parsed.get("class") != "tg-spoiler":
-        raise HtmlError(f"can't parse entities: <span> must have class tg-spoiler (offset {at})")
-    if name == "code" and "class" in parsed and not parsed["class"].startswith("language-"):
-        raise HtmlError(f"can't parse entities: bad code class at offset {at}")
-    if name == "tg-emoji" and not parsed.get("emoji-id", "").isdigit():
-        raise HtmlError(f"can't parse entities: tg-emoji needs emoji-id at offset {at}")
-    if stack and stack[-1] in ("pre", "code") and not (name == "code" and stack[-1] == "pre"):
-        raise HtmlError(f"can't parse entities: <{name}> inside <{stack[-1]}> at offset {at}")
-
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+__all__ = ["Call", "FakeBotAPI", "Fault", "HtmlError", "parse_html", "utf16_len"]
 
 
 class ApiError(Exception):
@@ -160,8 +62,12 @@ def _decode(form: Any) -> dict[str, Any]:
             continue
         if key in JSON_PARAMS:
             params[key] = json.loads(value)
-        elif re.fullmatch(r"-?\d+", value) and key not in ("text", "caption", "data", "question"):
+        elif key in ("text", "caption", "data", "question", "url", "secret_token"):
+            params[key] = value
+        elif re.fullmatch(r"-?\d+", value):
             params[key] = int(value)
+        elif value in ("true", "false"):
+            params[key] = value == "true"
         else:
             params[key] = value
     return params
@@ -193,6 +99,8 @@ class FakeBotAPI:
         self._callback_ids = itertools.count(1)
         self._new_update = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._closing = False
+        self.confirmed = 0  # the highest update id the bot has confirmed receiving
         self.port = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -209,7 +117,9 @@ class FakeBotAPI:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
-        """Close the server."""
+        """Close the server; pending long polls return at once."""
+        self._closing = True
+        self._new_update.set()
         if self._runner:
             await self._runner.cleanup()
 
@@ -267,11 +177,12 @@ class FakeBotAPI:
 
     def say(self, chat: dict[str, Any], text: str | None, *, user: dict[str, Any] | None = None,
             reply_to: dict[str, Any] | None = None, document: dict[str, Any] | None = None,
-            caption: str | None = None) -> dict[str, Any]:
+            caption: str | None = None, **extra: Any) -> dict[str, Any]:
         """A user writes in a chat (private chats default to their owner); returns the message."""
         if user is None:
             user = self.user(chat["id"], chat.get("first_name", "Ann"))
         msg = self._message(chat, text, sender=user, reply_to=reply_to, document=document, caption=caption)
+        msg.update(extra)
         self._push({"message": msg})
         return msg
 
@@ -313,6 +224,11 @@ class FakeBotAPI:
         self.pages[name] = (body, content_type)
         return f"{self.url}/pages/{name}"
 
+    def take_updates(self) -> list[dict[str, Any]]:
+        """Remove and return the queued updates (to deliver them to a webhook instead)."""
+        updates, self._updates = self._updates, []
+        return updates
+
     # --- faults and inspection --------------------------------------------------------------------
     def fail(self, method: str, kind: str, times: int = 1, **options: Any) -> None:
         """Make the next ``times`` calls of ``method`` fail with ``kind``."""
@@ -331,16 +247,22 @@ class FakeBotAPI:
         """The HTML source of every delivered sendMessage, oldest first."""
         return [m["_html"] for m in self.sent(chat_id)]
 
-    async def wait_for(self, condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-        """Wait until ``condition()`` is truthy; return its value."""
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, condition: Callable[[], Any], within: float = 10.0) -> Any:
+        """Wait until ``condition()`` is truthy (at most ``within`` seconds); return its value."""
+        deadline = time.monotonic() + within
         while True:
             value = condition()
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s; calls: {[c.method for c in self.calls]}")
+                raise AssertionError(f"condition not met within {within}s; calls: {[c.method for c in self.calls]}")
             await asyncio.sleep(0.02)
+
+    async def drained(self, quiet: float = 0.3) -> None:
+        """Wait until the bot has fetched every update queued so far, then for quiet."""
+        last = self._updates[-1]["update_id"] if self._updates else 0
+        await self.wait_for(lambda: self.confirmed >= last)
+        await self.settle(quiet)
 
     async def settle(self, quiet: float = 0.3) -> None:
         """Wait until no call but getUpdates has arrived for ``quiet`` seconds."""
@@ -426,8 +348,9 @@ class FakeBotAPI:
         offset = int(p.get("offset", 0) or 0)
         if offset:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            self.confirmed = max(self.confirmed, offset - 1)
         deadline = time.monotonic() + min(float(p.get("timeout", 0) or 0), self.poll_cap)
-        while not self._updates and (left := deadline - time.monotonic()) > 0:
+        while not self._updates and not self._closing and (left := deadline - time.monotonic()) > 0:
             self._new_update.clear()
             try:
                 await asyncio.wait_for(self._new_update.wait(), left)
@@ -484,7 +407,7 @@ class FakeBotAPI:
 
     async def _m_editMessageText(self, p: dict[str, Any]) -> Any:
         chat = self._chat(p)
-        msg = self.messages.get((chat["id"], p.get("message_id", -1)))  # type: ignore[arg-type]
+        msg = self.messages.get((chat["id"], p.get("message_id", -1)))
         if msg is None or not msg.get("_by_bot"):
             raise ApiError(400, "Bad Request: message to edit not found")
         plain = self._check_text(p)

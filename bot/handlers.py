@@ -1,0 +1,308 @@
+"""Update handlers: each translates one kind of update into index calls and rendered replies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from telegram import Chat, Message, MessageEntity, Update
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, TelegramError, TimedOut
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from index import BriefbotError, NotFound, StoreUnavailable
+
+from . import admin, render
+from .access import Verdict
+from .state import BriefContext, QuestionMemory
+
+log = logging.getLogger(__name__)
+TYPING_EVERY = 4.5  # Telegram shows "typing…" for 5 s per chat action
+_ASK = re.compile(r"^/ask(@\w+)?(\s+|$)", re.IGNORECASE)
+ONLY_NEW = filters.UpdateType.MESSAGE  # edits of old messages are not asked again
+
+
+def question_of(message: Message, username: str | None) -> str:
+    """The question in a message: its text without a leading /ask or mentions of the bot."""
+    text = _ASK.sub("", (message.text or message.caption or "").strip(), count=1)
+    if username:
+        text = re.sub(rf"(?<![\w@])@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
+def addressed(message: Message, bot_id: int, username: str | None) -> bool:
+    """True when a group message mentions the bot or replies to it."""
+    reply = message.reply_to_message
+    if reply is not None and reply.from_user is not None and reply.from_user.id == bot_id:
+        return True
+    mentions = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
+    return any((e.user is not None and e.user.id == bot_id) or (username and text.lower() == f"@{username.lower()}")
+               for e, text in mentions.items())
+
+
+@contextlib.asynccontextmanager
+async def typing(context: BriefContext, chat_id: int, thread_id: int | None = None) -> AsyncIterator[None]:
+    """Show "typing…" (in the question's forum topic, if any) while the body runs."""
+    stop = asyncio.Event()
+
+    async def keep_typing() -> None:
+        while not stop.is_set():
+            try:
+                await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
+            except TelegramError:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TYPING_EVERY)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        stop.set()
+        # Let an action already on the wire land first: one arriving after the reply would show
+        # "typing…" under the answer for five seconds.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(task, 2.0)
+
+
+async def search_and_reply(context: BriefContext, question: str, offset: int, chat: Chat,
+                           reply_to: Message | None, user_id: int | None) -> None:
+    """Search off the event loop, render, send; one log line per question."""
+    deps = context.deps
+    k = deps.settings.top_k
+    t0 = time.perf_counter()
+    thread = reply_to.message_thread_id if reply_to is not None and reply_to.is_topic_message else None
+    async with typing(context, chat.id, thread):
+        answer = await asyncio.to_thread(deps.service.ask, question, k=k, offset=offset)
+    key = await asyncio.to_thread(deps.questions.remember, answer.question) if answer.answered else ""
+    parts = render.answer_messages(answer, offset)
+    markup = render.answer_keyboard(answer, offset, key, k)
+    for i, part in enumerate(parts):
+        keyboard = markup if i == len(parts) - 1 else None
+        if reply_to is not None:
+            await reply_to.reply_text(part, do_quote=True, reply_markup=keyboard)
+        else:
+            await context.bot.send_message(chat.id, part, reply_markup=keyboard)
+    log.info("question chat=%s user=%s offset=%d answered=%s ms=%.0f search_ms=%.0f reports=%s",
+             chat.id, user_id if user_id is not None else "-", offset, answer.answered,
+             (time.perf_counter() - t0) * 1000, answer.took_ms,
+             ",".join(dict.fromkeys(p.report_id for p in answer.passages)) or "-")
+
+
+async def answer_question(update: Update, context: BriefContext, question: str, message: Message) -> None:
+    """Rate-limit, then answer ``question`` as a reply to ``message``."""
+    deps = context.deps
+    user = update.effective_user
+    wait = deps.rate.wait(user.id if user else message.chat.id)
+    if wait:
+        log.info("question chat=%s user=%s rate-limited", message.chat.id, user.id if user else "-")
+        await message.reply_text(render.rate_limited(deps.settings.rate_limit, wait), do_quote=True)
+        return
+    await search_and_reply(context, question, 0, message.chat, message, user.id if user else None)
+
+
+async def gate(update: Update, context: BriefContext) -> None:
+    """Before every handler: serve, tell a stranger (now and then), or stay silent and maybe leave."""
+    deps = context.deps
+    verdict = deps.gate.verdict(update)
+    if verdict is Verdict.SERVE:
+        return
+    chat, user = update.effective_chat, update.effective_user
+    log.info("turned away chat=%s user=%s (%s)", chat.id if chat else "-", user.id if user else "-", verdict.value)
+    with contextlib.suppress(TelegramError):
+        if verdict is Verdict.REFUSE and user is not None:
+            stranger = render.STRANGER.format(user_id=user.id)
+            if update.callback_query is not None:
+                await update.callback_query.answer(stranger, show_alert=True)
+            elif update.message is not None and not deps.strangers.wait(user.id):
+                await update.message.reply_text(stranger)
+        if verdict is Verdict.LEAVE and chat is not None:
+            await context.bot.leave_chat(chat.id)
+    raise ApplicationHandlerStop
+
+
+async def start(update: Update, context: BriefContext) -> None:
+    """/start: what the bot is, what it knows, how to ask."""
+    await help_command(update, context)
+
+
+async def help_command(update: Update, context: BriefContext) -> None:
+    """/help: the number of reports, the newest ones, example questions."""
+    deps = context.deps
+    reports = await asyncio.to_thread(deps.service.sources)
+    chat, message = update.effective_chat, update.effective_message
+    assert chat is not None and message is not None
+    text = render.help_message(reports, admin=deps.gate.is_admin(update.effective_user), group=chat.type != Chat.PRIVATE)
+    await message.reply_text(text)
+
+
+async def ask(update: Update, context: BriefContext) -> None:
+    """/ask <question>, in any served chat; /ask as a reply asks the replied-to message."""
+    message = update.effective_message
+    assert message is not None
+    question = question_of(message, context.bot.username)
+    if not question and message.reply_to_message is not None:
+        question = question_of(message.reply_to_message, context.bot.username)
+    if not question:
+        await message.reply_text(f"Ask like this: /ask {render.esc(render.EXAMPLES[0])}")
+        return
+    await answer_question(update, context, question, message)
+
+
+async def private_text(update: Update, context: BriefContext) -> None:
+    """Any text in a private chat is a question."""
+    message = update.effective_message
+    assert message is not None
+    if question := question_of(message, context.bot.username):
+        await answer_question(update, context, question, message)
+
+
+async def group_text(update: Update, context: BriefContext) -> None:
+    """In groups, answer only messages that mention the bot or reply to it."""
+    message = update.effective_message
+    assert message is not None
+    if message.is_automatic_forward or not addressed(message, context.bot.id, context.bot.username):
+        return
+    if question := question_of(message, context.bot.username):
+        await answer_question(update, context, question, message)
+    else:
+        await message.reply_text(f"Ask me a question, e.g. “{render.esc(render.EXAMPLES[0])}”", do_quote=True)
+
+
+async def channel_post(update: Update, context: BriefContext) -> None:
+    """A Q&A-channel post that asks something (a "?", /ask or a mention) gets a reply."""
+    post = update.channel_post
+    if post is None or not post.text:
+        return
+    username = context.bot.username
+    mentioned = bool(username) and f"@{username}".lower() in post.text.lower()
+    asks = "?" in post.text or _ASK.match(post.text) or mentioned
+    if asks and (question := question_of(post, username)):
+        await answer_question(update, context, question, post)
+
+
+async def unknown_command(update: Update, context: BriefContext) -> None:
+    """A command the bot does not have, in a private chat."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text("I don't know that command; see /help.")
+
+
+async def more(update: Update, context: BriefContext) -> None:
+    """The "More" button: the next passages for the same question."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, offset_text, key = query.data.split(":", 2)
+    offset = min(int(offset_text), 1000)
+    message = query.message
+    origin = message.reply_to_message if isinstance(message, Message) else None
+    question = None
+    if origin is not None:  # the question the answer replied to, handed back by Telegram
+        candidate = question_of(origin, context.bot.username)
+        question = candidate if QuestionMemory.key(candidate) == key else None
+    if question is None:  # the question was deleted: the bot's own memory
+        question = await asyncio.to_thread(context.deps.questions.recall, key)
+    if question is None or message is None:
+        raise NotFound("I no longer have that question; please ask it again.")
+    wait = context.deps.rate.wait(query.from_user.id)
+    if wait:
+        await query.answer(render.rate_limited(context.deps.settings.rate_limit, wait), show_alert=True)
+        return
+    reply_to = origin or (message if isinstance(message, Message) else None)
+    await search_and_reply(context, question, offset, message.chat, reply_to, query.from_user.id)
+    await query.answer()
+
+
+async def show_context(update: Update, context: BriefContext) -> None:
+    """The "Context" button: the text around one passage, as a reply to the answer."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    text, info = await asyncio.to_thread(context.deps.service.context, query.data.removeprefix("ctx:"))
+    html = render.context_message(text, info)
+    if isinstance(query.message, Message):
+        await query.message.reply_text(html, do_quote=True)
+    elif query.message is not None:
+        await context.bot.send_message(query.message.chat.id, html)
+    await query.answer()
+
+
+async def sources(update: Update, context: BriefContext) -> None:
+    """/sources: the reports in the store, newest first, paged with buttons."""
+    message = update.effective_message
+    assert message is not None
+    text, markup = render.sources_page(await asyncio.to_thread(context.deps.service.sources), 0)
+    await message.reply_text(text, reply_markup=markup)
+
+
+async def sources_page(update: Update, context: BriefContext) -> None:
+    """The page buttons under /sources: edit the list in place."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    text, markup = render.sources_page(await asyncio.to_thread(context.deps.service.sources), int(query.data[4:]))
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:  # the same page pressed twice
+        if "not modified" not in exc.message:
+            raise
+    await query.answer()
+
+
+async def on_error(update: object, context: BriefContext) -> None:
+    """BriefbotError: its one-line reason; Telegram errors: logged; anything else: logged, and an apology."""
+    err = context.error
+    uid = update.update_id if isinstance(update, Update) else "-"
+    if isinstance(err, StoreUnavailable):
+        log.warning("store unavailable on update %s: %s", uid, err)
+        text = render.STORE_DOWN
+    elif isinstance(err, BriefbotError):
+        text = render.reason(str(err))
+    elif isinstance(err, TelegramError):
+        # No reply: the failed call may have been the reply, and another send would fail the same way.
+        hint = " (not resent: it may have been delivered)" if isinstance(err, TimedOut) else ""
+        log.warning("Telegram call failed on update %s%s: %s", uid, hint, err, exc_info=err)
+        return
+    else:
+        log.error("unexpected error on update %s", uid, exc_info=err)
+        text = render.APOLOGY
+    if isinstance(update, Update):
+        await tell(update, text)
+
+
+async def tell(update: Update, text: str) -> None:
+    """A plain one-line reply: a toast for a button press, else a reply to the message."""
+    with contextlib.suppress(TelegramError):
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200], show_alert=True)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(render.esc(text), do_quote=True)
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add every handler: the gate first, then commands, chats, channels, buttons and errors."""
+    app.add_handler(TypeHandler(Update, gate), group=-1)
+    app.add_handler(CommandHandler("start", start, filters=ONLY_NEW))
+    app.add_handler(CommandHandler("help", help_command, filters=ONLY_NEW))
+    app.add_handler(CommandHandler("ask", ask, filters=ONLY_NEW))
+    app.add_handler(CommandHandler("sources", sources, filters=ONLY_NEW))
+    admin.register(app)
+    private = ONLY_NEW & filters.ChatType.PRIVATE
+    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, private_text))
+    app.add_handler(MessageHandler(ONLY_NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, group_text))
+    app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.TEXT, channel_post))
+    app.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
+    app.add_handler(CallbackQueryHandler(more, pattern=r"^more:\d{1,4}:[0-9a-f]{12}$"))
+    app.add_handler(CallbackQueryHandler(show_context, pattern=r"^ctx:"))
+    app.add_handler(CallbackQueryHandler(sources_page, pattern=r"^src:\d{1,5}$"))
+    app.add_error_handler(on_error)
