@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .keyword import KeywordIndex, tokenize
+from .keyword import KeywordIndex, coverage, tokenize
 from .search import Hit
 from .store import Catalog, Store
 from .types import Passage
@@ -20,26 +20,14 @@ LEXICAL_WEIGHT = 0.35
 _WORD = re.compile(r"\S+")
 
 
-def coverage(question_tokens: Sequence[str], text: str, keyword: KeywordIndex) -> float:
-    """Share of the question's IDF mass whose terms occur in ``text`` (0..1)."""
-    wanted = set(question_tokens)
-    if not wanted:
-        return 0.0
-    present = set(tokenize(text))
-    total = sum(keyword.idf(t) for t in wanted)
-    return sum(keyword.idf(t) for t in wanted & present) / total if total else 0.0
-
-
 def build_passages(
     store: Store, catalog: Catalog, keyword: KeywordIndex, hits: Sequence[Hit], question: str, qvec: np.ndarray,
 ) -> list[Passage]:
     """One passage per hit, with the sentence(s) that best answer the question as its quote."""
     if not hits:
         return []
-    chunks = store.get("chunks", [h.chunk_id for h in hits], documents=True)
-    sentence_ids = [
-        f"{h.chunk_id}:{n}" for h in hits if h.chunk_id in chunks for n in range(int(chunks[h.chunk_id][0]["n_sent"]))
-    ]
+    chunks = {h.chunk_id: (h.meta, None, h.text) for h in hits if h.meta is not None}
+    sentence_ids = [f"{cid}:{n}" for cid, (meta, _, _) in chunks.items() for n in range(int(meta["n_sent"]))]
     sentences = store.get("sentences", sentence_ids, embeddings=True)
     tokens = tokenize(question)
     out = []

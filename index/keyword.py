@@ -12,7 +12,7 @@ import logging
 import math
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -103,3 +103,13 @@ class KeywordIndex:
         except (OSError, ValueError, KeyError) as exc:
             log.info("keyword cache at %s unusable (%s); rebuilding", directory, type(exc).__name__)
             return None
+
+
+def coverage(question_tokens: Sequence[str], text: str, keyword: KeywordIndex) -> float:
+    """Share of the question's IDF mass whose terms occur in ``text`` (0..1)."""
+    wanted = set(question_tokens)
+    if not wanted:
+        return 0.0
+    present = set(tokenize(text))
+    total = sum(keyword.idf(t) for t in wanted)
+    return sum(keyword.idf(t) for t in wanted & present) / total if total else 0.0

@@ -18,7 +18,7 @@ from .errors import LoadError
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 _MONTHS = {m: i + 1 for i, m in enumerate(
-    "january february march april may june july august september october november december".split()
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
 )}
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})[-_./](\d{1,2})[-_./](\d{1,2})(?!\d)")
 _LONG_DATE = re.compile(
@@ -63,9 +63,9 @@ def iter_files(path: Path) -> Iterator[Path]:
     if path.is_dir():
         for child in sorted(path.rglob("*")):
             rel = child.relative_to(path)
-            if child.is_file() and not any(p.startswith(".") for p in rel.parts):
-                if child.suffix.lower() in SUPPORTED:
-                    yield child
+            hidden = any(p.startswith(".") for p in rel.parts)
+            if child.is_file() and not hidden and child.suffix.lower() in SUPPORTED:
+                yield child
     else:
         yield path
 

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     top_k: int = Field(3, ge=1, le=20, description="Passages per answer.")
     max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused with a reason.")
     min_support: float | None = Field(
-        None, description="Override of the calibrated refusal threshold (0..1); leave unset normally."
+        None, description="Override of the refusal gate's probability threshold (0..1); leave unset normally."
     )
 
     # --- ingest --------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ class Answer:
     message: str
     took_ms: float
     passages: tuple[Passage, ...] = ()
+    support: float = 0.0  # the refusal gate's probability that the store supports an answer
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON shape of ``briefbot ask --json``."""
@@ -52,6 +53,7 @@ class Answer:
             "message": self.message,
             "took_ms": round(self.took_ms, 2),
             "passages": [p.to_json() for p in self.passages],
+            "support": self.support,
         }
 
 

@@ -1,0 +1,75 @@
+"""Dates named in a question ("in late March 2022", "on August 18") as report-date windows."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+
+_MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name}
+_MONTHS |= {name.lower(): n for n, name in enumerate(calendar.month_abbr) if name}
+_MONTHS["sept"] = 9
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_PATTERN = re.compile(
+    rf"\b(?:(?P<part>early|mid|late|end of|beginning of|start of)[\s-]+)?(?P<month>{_MONTH})\.?"
+    rf"(?:\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?)?(?:,?\s+(?P<year>(?:19|20)\d\d))?\b"
+    rf"|\b(?:in|during|of|since)\s+(?P<only_year>(?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+# Reports describe the previous days' events, so a window reaches this many days past its end.
+LAG_DAYS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A span of report dates; ``year`` None means the month/day span in any year."""
+
+    year: int | None
+    start: tuple[int, int]  # (month, day)
+    end: tuple[int, int]
+
+    def contains(self, iso: str | None) -> bool:
+        """True when a YYYY-MM-DD report date falls in the window (plus the reporting lag)."""
+        if not iso or len(iso) < 10:
+            return False
+        y, m, d = int(iso[:4]), int(iso[5:7]), int(iso[8:10])
+        if self.year is not None and y != self.year and not (y == self.year + 1 and self.end[0] == 12):
+            return False
+        start = self.start[0] * 100 + self.start[1]
+        end_m, end_d = self.end
+        end_d += LAG_DAYS
+        if end_d > 31:
+            end_m, end_d = end_m + 1, end_d - 31
+        end = end_m * 100 + end_d
+        value = m * 100 + d
+        if end_m > 12:  # window spills into January
+            return value >= start or value <= (end_m - 12) * 100 + end_d
+        return start <= value <= end
+
+
+def windows(question: str) -> list[Window]:
+    """Every date span a question names; empty when it names none."""
+    out = []
+    for m in _PATTERN.finditer(question):
+        if m.group("only_year"):
+            out.append(Window(int(m.group("only_year")), (1, 1), (12, 31)))
+            continue
+        month_word = m.group("month").lower()
+        if month_word == "may" and not (m.group("day") or m.group("year") or m.group("part")):
+            continue  # "may" is far more often the verb
+        month = _MONTHS[month_word]
+        year = int(m.group("year")) if m.group("year") else None
+        last = calendar.monthrange(year or 2023, month)[1]
+        part = (m.group("part") or "").lower()
+        if m.group("day") and 1 <= int(m.group("day")) <= last:
+            day = int(m.group("day"))
+            out.append(Window(year, (month, day), (month, day)))
+        elif part in ("early", "beginning of", "start of"):
+            out.append(Window(year, (month, 1), (month, 10)))
+        elif part == "mid":
+            out.append(Window(year, (month, 10), (month, 20)))
+        elif part in ("late", "end of"):
+            out.append(Window(year, (month, 20), (month, last)))
+        else:
+            out.append(Window(year, (month, 1), (month, last)))
+    return out
