@@ -11,6 +11,12 @@ from typing import Protocol
 import numpy as np
 
 
+# Refusal-gate parameters per model: weights of (best-sentence cosine, question coverage, chunk
+# cosine) and a bias of a logistic model; see bench/gate.py for how MiniLM's were fitted.
+Gate = tuple[tuple[float, float, float], float]
+MINILM_GATE: Gate = ((10.399, 8.775, 9.031), -13.524)
+
+
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors, one row per text."""
 
@@ -31,6 +37,8 @@ class SentenceTransformerEmbedder:
     """sentence-transformers, loaded on first use; offline unless the caller says otherwise."""
 
     dim = 384
+    # Calibrated for the bundled model; another model keeps it until someone runs bench/gate.py.
+    gate: Gate = MINILM_GATE
 
     def __init__(self, model: str | None = None, *, batch_size: int = 64) -> None:
         self.name = model or "all-MiniLM-L6-v2"
@@ -75,6 +83,8 @@ class HashEmbedder:
     """Deterministic bag-of-words vectors (hashed word and prefix features): fast tests, no model."""
 
     name = "hash-embedder"
+    # Bag-of-words cosines say little; answer when the passage holds 30% of the question's IDF mass.
+    gate: Gate = ((0.0, 10.0, 0.0), -3.0)
 
     def __init__(self, dim: int = 256) -> None:
         self.dim = dim

@@ -22,7 +22,15 @@ import Stemmer
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"\w+")
-_STOP = frozenset(bm25s.stopwords.STOPWORDS_EN) | {"did", "does", "say", "said", "says"}
+# bm25s ships Lucene's 33 English stop words; questions also lean on question words, auxiliaries
+# and pronouns, which would otherwise count as rare, highly weighted terms in small stores.
+_STOP = frozenset(bm25s.stopwords.STOPWORDS_EN) | frozenset(
+    "what which who whom whose when where why how did does do doing done has have had having am been being "
+    "can could would should will shall might must about any many much some more most also than so just very "
+    "i me my we our us you your he him his she her its they them their this these those here there all both "
+    "each few other such only own same too into over under again further then once say said says tell told "
+    "know known".split()
+)
 _stemmer = Stemmer.Stemmer("english")
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import hashlib
 import io
 import re
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +31,19 @@ _LONG_DATE = re.compile(
     re.IGNORECASE,
 )
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
+# Real front matter is a few lines; a longer block between two "---" rules is text, and parsing
+# megabytes of it as YAML (pure Python) would take seconds per megabyte.
+MAX_FRONT_MATTER = 64_000
+# Byte-order marks: UTF-32 before UTF-16, whose LE mark is a prefix of UTF-32's.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# A .docx is a zip: refuse one that would expand past this in memory (a few-KB "zip bomb" can
+# expand to gigabytes). A 1,000-page report's XML is a few tens of MB.
+MAX_DOCX_UNZIPPED = 200_000_000
+# Hostile PDFs can make pypdf decompress and parse tens of MB per page: each stream is capped
+# and the whole extraction gets a time budget, so one file cannot stall an ingest for hours.
+PDF_STREAM_MAX = 10_000_000
+PDF_SECONDS = 120.0
 
 
 @dataclass(slots=True)
@@ -96,7 +112,13 @@ def _valid(year: str, month: str, day: str) -> str | None:
 
 
 def decode_text(data: bytes, name: str) -> str:
-    """Bytes to str: UTF-8 (with or without BOM) or a confidently detected encoding, else an error."""
+    """Bytes to str: UTF-8 (with or without BOM), UTF-16/32 with a BOM, or a confidently detected encoding."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise LoadError(f"{name}: undecodable bytes (invalid {encoding.upper()})") from exc
     if b"\x00" in data[:8192] and data.count(b"\x00") > len(data) // 100:
         raise LoadError(f"{name}: binary file, not text")
     try:
@@ -177,17 +199,19 @@ def _plain(data: bytes, name: str) -> Document:
 def _markdown(data: bytes, name: str) -> Document:
     raw = decode_text(data, name)
     meta: dict[str, object] = {}
-    if m := _FRONT_MATTER.match(raw):
+    if (m := _FRONT_MATTER.match(raw)) and len(m.group(1)) <= MAX_FRONT_MATTER:
         try:
             loaded = yaml.safe_load(m.group(1))
-        except yaml.YAMLError as exc:
-            raise LoadError(f"{name}: bad YAML front matter ({str(exc).splitlines()[0]})") from exc
-        meta = loaded if isinstance(loaded, dict) else {}
-        raw = raw[m.end():]
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:  # "date: 2023-02-30" is a ValueError
+            first = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+            raise LoadError(f"{name}: bad YAML front matter ({first})") from exc
+        if isinstance(loaded, dict):  # else the "---" lines were horizontal rules around text, not metadata
+            meta = loaded
+            raw = raw[m.end():]
     text, _ = normalize.join([(None, normalize.paragraphs(raw, markdown=True))])
     return Document(
         text=text,
-        title=str(meta.get("title") or "").strip(),
+        title=_str_or_none(meta.get("title")) or "",
         publisher=_str_or_none(meta.get("publisher") or meta.get("source")),
         date=parse_date(meta.get("date")),
         url=_str_or_none(meta.get("url") or meta.get("link")),
@@ -195,7 +219,11 @@ def _markdown(data: bytes, name: str) -> Document:
 
 
 def _str_or_none(value: object) -> str | None:
-    return str(value).strip() or None if value else None
+    """A scalar as stripped text; lists and mappings are not metadata (and YAML aliases can make them
+    exponentially large when printed)."""
+    if isinstance(value, str | int | float | Date) and not isinstance(value, bool):
+        return str(value).strip()[:1000] or None
+    return None
 
 
 def _html(data: bytes, name: str) -> Document:
@@ -221,29 +249,37 @@ def _html(data: bytes, name: str) -> Document:
 
 
 def _pdf(data: bytes, name: str) -> Document:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    import pypdf
 
+    limits = {f"{kind}_maximum_output_length": PDF_STREAM_MAX
+              for kind in ("zlib", "lzw", "run_length", "brotli", "jbig2", "array_based_stream")}
+    # pypdf >= 7 takes per-call limits; older versions keep their built-in 75 MB per stream.
+    configure = getattr(pypdf, "apply_configuration", None)
+    deadline = time.monotonic() + PDF_SECONDS
+    pages: list[str] = []
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise LoadError(f"{name}: encrypted PDF")
-        sections = [
-            (n, normalize.paragraphs(page.extract_text() or "")) for n, page in enumerate(reader.pages, 1)
-        ]
-        info = reader.metadata or {}
+        with configure(**limits) if configure else contextlib.nullcontext():
+            reader = pypdf.PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise LoadError(f"{name}: encrypted PDF")
+            for page in reader.pages:
+                if time.monotonic() > deadline:
+                    raise LoadError(f"{name}: PDF text extraction took over {PDF_SECONDS:.0f} s; refusing")
+                pages.append(page.extract_text() or "")
+            info = reader.metadata or {}
+            title, author, created = (str(info.get(k) or "") for k in ("/Title", "/Author", "/CreationDate"))
     except LoadError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
+    except Exception as exc:  # malformed PDFs surface as pypdf, zlib, struct, index and value errors alike
         raise LoadError(f"{name}: corrupt or unreadable PDF ({type(exc).__name__})") from exc
-    text, marks = normalize.join(sections)
+    text, marks = normalize.join([(n, normalize.paragraphs(p)) for n, p in enumerate(pages, 1)])
     if not text:
         raise LoadError(f"{name}: the PDF has no extractable text (scanned images?)")
     return Document(
         text=text,
-        title=str(info.get("/Title") or "").strip(),
-        publisher=_str_or_none(info.get("/Author")),
-        date=parse_date(str(info.get("/CreationDate") or "")),
+        title=_str_or_none(title) or "",
+        publisher=_str_or_none(author),
+        date=parse_date(created),
         pages=marks,
     )
 
@@ -252,7 +288,13 @@ def _docx(data: bytes, name: str) -> Document:
     import docx
 
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:  # declared sizes bound what zipfile will inflate
+            unzipped = sum(info.file_size for info in archive.infolist())
+        if unzipped > MAX_DOCX_UNZIPPED:
+            raise LoadError(f"{name}: .docx expands to {unzipped / 1e6:.0f} MB (limit {MAX_DOCX_UNZIPPED / 1e6:.0f} MB)")
         document = docx.Document(io.BytesIO(data))
+    except LoadError:
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise LoadError(f"{name}: corrupt or unreadable .docx ({type(exc).__name__})") from exc
     except Exception as exc:  # python-docx surfaces lxml and package errors of many kinds
@@ -262,7 +304,7 @@ def _docx(data: bytes, name: str) -> Document:
     core = document.core_properties
     return Document(
         text=text,
-        title=(core.title or "").strip(),
+        title=_str_or_none(core.title) or "",
         publisher=_str_or_none(core.author),
         date=core.created.date().isoformat() if core.created else None,
     )

@@ -22,14 +22,18 @@ _CAPTION = re.compile(
     r"^(?:map|figure|fig\.|chart|graphic)\s*\d*\s*[:.\-–—])",
     re.IGNORECASE,
 )
-# Runs of separators left where an export joined paragraphs with commas (", ,, ,,").
-_COMMA_RUNS = re.compile(r"(?:\s*,){2,}\s*")
+# Runs of separators left where an export joined paragraphs with commas (", ,, ,,"). The match
+# starts at a comma and never backtracks (possessive ``*+``): a pattern that may start in whitespace
+# is quadratic on a long run of spaces. Whitespace before the run is trimmed by ``clean_line``.
+_COMMA_RUNS = re.compile(r",(?:\s*+,)++\s*+")
 _INVISIBLE = re.compile("[\u200b\u200c\u200e\u200f\u2060\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BULLET = re.compile(r"^(?:[-*•·▪◦]\s+|\d{1,3}[.)]\s+)")
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^)]*\))*\)")
-_MD_EMPH = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+# Markdown patterns run on every line of untrusted files, so none may scan past the next bracket or
+# delimiter from each of its start positions: that is quadratic on a line of "[[[[" or "**a **a".
+_MD_IMAGE = re.compile(r"!\[[^\[\]]*\]\((?:[^()]|\([^()]*\))*+\)")
+_MD_LINK = re.compile(r"\[([^\[\]]+)\]\((?:[^()\s]|\([^()]*\))*+\)")
+_MD_EMPH = re.compile(r"(\*\*|__)(?=\S)((?:(?!\1).)+?)(?<=\S)\1")
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 
 

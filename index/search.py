@@ -36,7 +36,7 @@ PERIOD_DEPTH = 15
 # Coverage needs chunk texts, so only this many first-stage leaders are re-ranked with it.
 RERANK_DEPTH = 24
 # Bump when what goes into the keyword index changes, so stale disk caches are not reused.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import chunk as chunking
 from .answer import build_passages
-from .embed import Embedder, make_embedder
+from .embed import MINILM_GATE, Embedder, Gate, make_embedder
 from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy, StoreUnavailable
 from .fetch import fetch, kind_of
 from .load import Document, iter_files, load_bytes
@@ -38,14 +38,15 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 # cosine, question coverage and chunk cosine. Fitted by bench/gate.py on calibration data built for
 # it (SQuAD tuning-split questions about stored vs held-out articles; tests/data/calibration_*.jsonl
 # over ISW), never on reported questions. Answer when p >= 0.5, the model's own decision boundary.
-GATE_WEIGHTS = (12.733, 9.798, 7.711)
-GATE_BIAS = -13.935
+# The weights belong to the embedding model (cosines mean different things under another model):
+# each embedder carries its own ``gate``; these are all-MiniLM-L6-v2's.
 MIN_SUPPORT = 0.5
 
 
-def support(sentence_cos: float, coverage: float, chunk_cos: float) -> float:
+def support(gate: Gate, sentence_cos: float, coverage: float, chunk_cos: float) -> float:
     """Probability (0..1) that the best passage supports an answer."""
-    z = GATE_BIAS + sum(w * x for w, x in zip(GATE_WEIGHTS, (sentence_cos, coverage, chunk_cos), strict=True))
+    weights, bias = gate
+    z = bias + sum(w * x for w, x in zip(weights, (sentence_cos, coverage, chunk_cos), strict=True))
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
@@ -59,6 +60,7 @@ class Briefbot:
         cache = settings.cache_dir or (None if settings.server_mode else settings.store / "cache")
         self.searcher = Searcher(self.store, self.embedder, cache)
         self.min_support = settings.min_support if settings.min_support is not None else MIN_SUPPORT
+        self.gate: Gate = getattr(self.embedder, "gate", MINILM_GATE)
         self._write_lock = threading.Lock()
         self.asked = 0
         self.refused = 0
@@ -86,7 +88,7 @@ class Briefbot:
             raise
         except Exception as exc:  # chromadb raises plain exceptions when its server is away
             raise StoreUnavailable("The report store can't be searched right now; try again shortly.") from exc
-        p = support(hits[0].sentence_cos, hits[0].coverage, hits[0].chunk_cos) if passages else 0.0
+        p = support(self.gate, hits[0].sentence_cos, hits[0].coverage, hits[0].chunk_cos) if passages else 0.0
         answered = bool(passages) and p >= self.min_support
         took = (time.perf_counter() - t0) * 1000
         self.asked += 1
