@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,12 @@ SQUAD = SHARED / "eval" / "squad2-dev"
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Clear BRIEFBOT_* variables and run from a temp dir so no .env is picked up."""
     for key in list(os.environ):
         if key.startswith("BRIEFBOT_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
-    yield
 
 
 @pytest.fixture

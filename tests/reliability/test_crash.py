@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def make_reports(folder: Path, n: int, version: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(n * 7 + version)
-    vocab = "army brigade front oblast drone strike supply river bridge artillery winter offensive".split()
+    vocab = ["army", "brigade", "front", "oblast", "drone", "strike", "supply", "river", "bridge", "artillery", "winter", "offensive"]
     for i in range(n):
         paras = [" ".join(rng.choice(vocab) for _ in range(60)) + f" report {i} version {version}." for _ in range(25)]
         (folder / f"r{i:02d}.md").write_text(f"---\ntitle: Report {i}\n---\n\n" + "\n\n".join(paras))
