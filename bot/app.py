@@ -132,10 +132,8 @@ def webhook_secret(settings: Settings, token: str) -> str:
 
 def warm_up(service: Briefbot) -> None:
     """Load the embedding model now, so the first question is not the one that waits ~5 s for it."""
-    embedder = getattr(service, "embedder", None)  # not part of the index API; see the bot's notes
     try:
-        if embedder is not None:
-            embedder.embed(["warm up"])
+        service.warm_up()
     except Exception:  # the first question will report whatever is wrong, to the user and the log
         log.warning("model warm-up failed", exc_info=True)
 

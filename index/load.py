@@ -37,6 +37,11 @@ MAX_FRONT_MATTER = 64_000
 # Byte-order marks: UTF-32 before UTF-16, whose LE mark is a prefix of UTF-32's.
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# How close another encoding may fit (charset_normalizer's "chaos" and language "coherence") before
+# a guess is refused. On ten legacy samples (pl, cz, fr, es, de, lt, tr, el, ru, uk) this refuses the
+# three that would have been misread, and one (es) that would not.
+AMBIGUOUS_CHAOS = 0.06
+AMBIGUOUS_COHERENCE = 0.05
 # A .docx is a zip: refuse one that would expand past this in memory (a few-KB "zip bomb" can
 # expand to gigabytes). A 1,000-page report's XML is a few tens of MB.
 MAX_DOCX_UNZIPPED = 200_000_000
@@ -127,9 +132,20 @@ def decode_text(data: bytes, name: str) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:200_000]).best()
+    sample = data[:200_000]
+    matches = from_bytes(sample)
+    best = matches.best()
     if best is None or best.chaos > 0.2:
         raise LoadError(f"{name}: undecodable bytes (not UTF-8 or a known text encoding)")
+    # Legacy one-byte encodings often fit equally well (French in latin-1 reads as Baltic cp1257,
+    # Polish cp1250 as cp1252). A guess would put characters in quotes that the report does not
+    # have, so when a close rival reads differently the file is refused with the fix, not guessed.
+    guess = sample.decode(best.encoding, errors="replace")
+    rivals = sorted({m.encoding for m in matches if m.encoding != best.encoding
+                     and m.chaos <= best.chaos + AMBIGUOUS_CHAOS and m.coherence >= best.coherence - AMBIGUOUS_COHERENCE
+                     and sample.decode(m.encoding, errors="replace") != guess})
+    if rivals:
+        raise LoadError(f"{name}: cannot tell the text encoding ({best.encoding} or {rivals[0]}?); save it as UTF-8")
     return data.decode(best.encoding, errors="replace")
 
 
@@ -300,7 +316,8 @@ def _docx(data: bytes, name: str) -> Document:
     except Exception as exc:  # python-docx surfaces lxml and package errors of many kinds
         raise LoadError(f"{name}: unreadable .docx ({type(exc).__name__})") from exc
     paras = [normalize.clean_line(p.text) for p in document.paragraphs]
-    text, _ = normalize.join([(None, [p for p in paras if p and not normalize.is_debris(p)])])
+    kept = [piece for p in paras if p and not normalize.is_debris(p) for piece in normalize.split_long(p)]
+    text, _ = normalize.join([(None, kept)])
     core = document.core_properties
     return Document(
         text=text,

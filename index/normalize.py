@@ -35,6 +35,10 @@ _MD_IMAGE = re.compile(r"!\[[^\[\]]*\]\((?:[^()]|\([^()]*\))*+\)")
 _MD_LINK = re.compile(r"\[([^\[\]]+)\]\((?:[^()\s]|\([^()]*\))*+\)")
 _MD_EMPH = re.compile(r"(\*\*|__)(?=\S)((?:(?!\1).)+?)(?<=\S)\1")
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
+# No real paragraph comes near this (ISW's longest is 2.5k characters, SQuAD's 4k); longer ones are
+# cut, at a space when there is one, because the sentence splitter (sentencex) slows down
+# quadratically on some long runs: a 1 MB line of "![a![a..." took minutes in one piece.
+MAX_PARAGRAPH = 10_000
 
 
 def clean_line(line: str) -> str:
@@ -59,6 +63,18 @@ def is_debris(paragraph: str) -> bool:
     return len(paragraph) <= 300 and bool(_CAPTION.search(paragraph))
 
 
+def split_long(paragraph: str) -> list[str]:
+    """A paragraph cut into pieces of at most MAX_PARAGRAPH characters (usually just itself)."""
+    pieces = []
+    while len(paragraph) > MAX_PARAGRAPH:
+        cut = paragraph.rfind(" ", MAX_PARAGRAPH // 2, MAX_PARAGRAPH + 1)
+        cut = MAX_PARAGRAPH if cut < 0 else cut
+        pieces.append(paragraph[:cut].rstrip())
+        paragraph = paragraph[cut:].lstrip()
+    pieces.append(paragraph)
+    return [p for p in pieces if p]
+
+
 def paragraphs(raw: str, *, markdown: bool = False, lines_are_paragraphs: bool = False) -> list[str]:
     """Split raw text into clean paragraphs (blank lines, bullets, or every line) minus debris."""
     raw = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
@@ -70,7 +86,7 @@ def paragraphs(raw: str, *, markdown: bool = False, lines_are_paragraphs: bool =
         if current:
             text = " ".join(current)
             if text and not is_debris(text):
-                out.append(text)
+                out.extend(split_long(text))
             current.clear()
 
     for raw_line in raw.split("\n"):

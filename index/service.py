@@ -66,6 +66,14 @@ class Briefbot:
         self.refused = 0
         self.latencies: deque[float] = deque(maxlen=1000)
 
+    def warm_up(self) -> None:
+        """Load the model and the keyword index now, so the first question does not wait for them."""
+        self.embedder.embed(["warm up"])
+        try:
+            self.searcher.keyword_index(self.store.snapshot())
+        except Exception:  # a store that is down now is reported by the first question instead
+            log.warning("keyword index warm-up failed", exc_info=True)
+
     # --- questions -------------------------------------------------------------------------------
     def ask(self, question: str, *, k: int | None = None, offset: int = 0, filters: Filters | None = None,
             ) -> Answer:
