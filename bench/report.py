@@ -1,0 +1,403 @@
+"""docs/BENCHMARKS.md and its charts, as a pure function of one run's results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .common import TARGETS
+
+SYSTEM_ORDER = ["briefbot", "plain LangChain", "BM25 (1000-char chunks)", "BM25 (paragraphs)"]
+
+
+def _f(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _pct(x: Any) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def _ms(x: Any) -> str:
+    return "–" if x is None else f"{x:.1f} ms"
+
+
+def figures(r: dict[str, Any]) -> dict[str, float | None]:
+    """The measured value of every target figure (None when not measured)."""
+    sq = r.get("squad", {}).get("systems", {}).get("briefbot", {})
+    iw = r.get("isw", {}).get("systems", {}).get("briefbot", {})
+    ing = r.get("ingest") or {}
+    lat = r.get("latency", {})
+    bot = r.get("bot", {})
+
+    def ratio(where: str) -> float | None:
+        pair = lat.get(where) or {}
+        if "briefbot" in pair and "langchain" in pair:
+            return float(pair["briefbot"]["p50"] / pair["langchain"]["p50"])
+        return None
+
+    big = (lat.get("100k") or {}).get("briefbot")
+    if big and big["chunks"] < 100_000:  # a --quick run's small stand-in
+        big = None
+    return {
+        "squad_hit1": sq.get("hit1"), "squad_hit5": sq.get("hit5"), "squad_quote_hit1": sq.get("quote_hit1"),
+        "squad_heldout_refused": sq.get("heldout_refused"), "squad_false_refusal": sq.get("false_refusal"),
+        "isw_hit5": iw.get("hit5"), "isw_offtopic_refused": iw.get("offtopic_refused"),
+        "isw_false_refusal": iw.get("false_refusal"),
+        "ingest_over_encode": (ing["ingest_s"] / ing["encode_chunks_s"]) if ing.get("encode_chunks_s") else None,
+        "reingest_over_ingest": (ing["reingest_s"] / ing["ingest_s"]) if ing.get("ingest_s") else None,
+        "p50_ratio_isw": ratio("isw_embedded"), "p50_ratio_100k": ratio("100k") if big else None,
+        "bot_p95_ms": bot.get("p95_ms"), "cold_start_s": bot.get("cold_start_s"),
+        "rss_100k_gb": big["peak_rss_mb"] / 1024 if big else None,
+    }
+
+
+LABELS = {
+    "squad_hit1": "SQuAD-open hit@1", "squad_hit5": "SQuAD-open hit@5", "squad_quote_hit1": "SQuAD-open quote hit@1",
+    "squad_heldout_refused": "SQuAD-open held-out articles refused", "squad_false_refusal": "SQuAD-open false refusals",
+    "isw_hit5": "ISW hit@5", "isw_offtopic_refused": "ISW off-topic refused", "isw_false_refusal": "ISW false refusals",
+    "ingest_over_encode": "ISW ingest wall time / model encode of its chunk texts",
+    "reingest_over_ingest": "re-ingest unchanged / first ingest",
+    "p50_ratio_isw": "query p50 / plain LangChain p50, ISW size", "p50_ratio_100k": "query p50 / plain LangChain p50, 100k chunks",
+    "bot_p95_ms": "bot p95, update in → reply out (ms)", "cold_start_s": "bot cold start (s)",
+    "rss_100k_gb": "peak RSS serving 100k chunks (GB)",
+}
+
+
+def _met(key: str, value: float | None) -> str:
+    if value is None:
+        return "not measured"
+    op, bound = TARGETS[key]
+    ok = value >= bound - 1e-9 if op == ">=" else value <= bound + 1e-9
+    if ok:
+        return "**met**"
+    gap = bound - value if op == ">=" else value - bound
+    return f"missed by {gap:.3g}"
+
+
+def _value(key: str, v: float | None) -> str:
+    if v is None:
+        return "–"
+    if key.endswith(("_ms",)):
+        return f"{v:.0f}"
+    if key.startswith(("squad", "isw")):
+        return f"{v:.3f}"
+    return f"{v:.2f}"
+
+
+def _system_rows(systems: dict[str, Any], cols: list[tuple[str, str, str]]) -> list[str]:
+    head = "| system | " + " | ".join(c[1] for c in cols) + " |"
+    out = [head, "|" + "---|" * (len(cols) + 1)]
+    for name in [s for s in SYSTEM_ORDER if s in systems] + [s for s in systems if s not in SYSTEM_ORDER]:
+        m = systems[name]
+        cells = []
+        for key, _label, kind in cols:
+            v = m.get(key)
+            cells.append(_pct(v) if kind == "pct" else _ms(v) if kind == "ms" else _f(v))
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
+def charts(r: dict[str, Any], docs: Path, stem: str = "bench") -> list[str]:
+    """hit@k curves (SQuAD, ISW) and latency vs store size; returns the PNG file names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    panels = [(t, r[key]["systems"]) for key, t in (("squad", "SQuAD-open (EVAL split)"), ("isw", "ISW questions"))
+              if r.get(key, {}).get("systems")]
+    if panels:
+        fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+        for ax, (title, systems) in zip(axes[0], panels, strict=True):
+            for name in [s for s in SYSTEM_ORDER if s in systems]:
+                m = systems[name]
+                ks = [k for k in range(1, 6) if f"hit{k}" in m]
+                ax.plot(ks, [m[f"hit{k}"] for k in ks], marker="o", label=name, linewidth=2.5 if name == "briefbot" else 1.5)
+            ax.set_title(title)
+            ax.set_xlabel("k (passages shown)")
+            ax.set_ylabel("hit@k")
+            ax.set_xticks(range(1, 6))
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+        names.append(f"{stem}-hit-at-k.png")
+        fig.savefig(docs / names[-1], dpi=110)
+        plt.close(fig)
+
+    lat = r.get("latency", {})
+    points = {kind: [] for kind in ("briefbot", "langchain")}
+    for where in ("isw_embedded", "100k"):
+        for kind in points:
+            got = (lat.get(where) or {}).get(kind)
+            if got:
+                points[kind].append((got["chunks"], got["p50"], got["p95"]))
+    if any(points.values()):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        colors = {"briefbot": "tab:blue", "langchain": "tab:orange"}
+        for kind, label in (("briefbot", "briefbot ask"), ("langchain", "plain LangChain similarity_search")):
+            pts = sorted(points[kind])
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=colors[kind], label=f"{label} p50")
+                ax.plot([p[0] for p in pts], [p[2] for p in pts], marker="x", linestyle="--", color=colors[kind],
+                        label=f"{label} p95")
+        server = lat.get("isw_server") or {}
+        for kind, name in (("briefbot", "briefbot"), ("langchain", "plain LangChain")):
+            if kind in server:
+                ax.scatter([server[kind]["chunks"]], [server[kind]["p50"]], marker="s", color=colors[kind],
+                           label=f"{name} p50, chroma server", zorder=5)
+        ax.set_xscale("log")
+        ax.set_xlabel("chunks in the store")
+        ax.set_ylabel("latency per question (ms)")
+        ax.set_title("Query latency vs store size (embedded Chroma)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        names.append(f"{stem}-latency.png")
+        fig.savefig(docs / names[-1], dpi=110)
+        plt.close(fig)
+    return names
+
+
+def markdown(r: dict[str, Any], pngs: list[str]) -> str:
+    """The whole BENCHMARKS.md."""
+    m = r["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python -m bench` (`make bench`)" + (" **with `--quick`: a small smoke sample, not comparable to a full run**" if r["args"].get("quick") else "")
+        + ". Do not edit by hand: rerun the command.",
+        "",
+        f"- **Date:** {m['date']}; whole run {r['run_s'] / 60:.1f} min.",
+        f"- **Machine:** {m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, no GPU; Python {m['python']}, "
+        f"torch {m['torch']} ({m['torch_threads']} threads), chromadb {m['chromadb']}, "
+        f"sentence-transformers {m['sentence_transformers']}; model all-MiniLM-L6-v2 (bundled) for every system.",
+        f"- **Load average** (1 min) at start / end: {r['load_start']:.2f} / {r['load_end']:.2f}. The machine may be "
+        "shared with other work: query latencies are therefore measured with both systems alternating question "
+        "by question in one process, so that outside load slows both alike, and the ratios are the figures to read.",
+        f"- Every system answers with k = {r['k']} passages. Version of `index/` measured: `{r.get('index_version', '?')}` "
+        "(sha256 of its sources)" + ("; **it changed during the run**, so parts measure different versions"
+                                     if r.get("index_version_end", r.get("index_version")) != r.get("index_version") else "") + ".",
+        "",
+    ]
+    cont = r.get("contention") or {}
+    if cont:
+        lines += [
+            "Other processes' CPU use during each timed phase (cores of " + str(m["nproc"]) + "; measured as the "
+            "machine's busy time minus this run's own processes). Above ~0.5 the phase's absolute times are "
+            "inflated (torch's worker threads wait on each other when a core is taken), ratios less so:",
+            "",
+            "| phase | " + " | ".join(cont) + " |",
+            "|---|" + "---|" * len(cont),
+            "| other processes, cores | " + " | ".join(f"{v['during']:.2f}" for v in cont.values()) + " |",
+            "",
+        ]
+    lines += [
+        "## Targets (issue 4)",
+        "",
+        "| figure | target | measured | |",
+        "|---|---|---|---|",
+    ]
+    figs = figures(r)
+    for key, (op, bound) in TARGETS.items():
+        lines.append(f"| {LABELS[key]} | {op.replace('>=', '≥').replace('<=', '≤')} {bound:g} | "
+                     f"{_value(key, figs[key])} | {_met(key, figs[key])} |")
+    lines += ["", *(f"![{p}]({p})" for p in pngs), ""]
+
+    sq = r.get("squad")
+    if sq:
+        lines += [
+            "## SQuAD-open",
+            "",
+            f"{sq['articles_in_store']} SQuAD 2.0 dev articles are ingested, one report each "
+            f"({sq['paragraphs']} paragraphs; briefbot: {sq.get('bb_chunks', '?')} chunks, "
+            f"{sq.get('bb_sentences', '?')} sentences; LangChain: {sq.get('lc_chunks', '?')} chunks). "
+            f"Held out (never ingested): {', '.join(sq['held_out'])}. Reported on the **EVAL split** only "
+            "(questions with `int(sha1(id), 16) % 2 == 1`); the TUNING split (even) is for tuning "
+            "(`bench.squad.evaluate`).",
+            f"Answerable EVAL questions on stored articles: **{sq['n']}**; on held-out articles: "
+            f"**{sq['n_heldout']}**.",
+            "",
+            "A hit: a returned passage overlaps the gold paragraph (located in each system's own text) and "
+            "contains a gold answer, case-insensitive. Quote hit@1: the first quote contains a gold answer "
+            "(baselines: the first 400 characters of their first passage, what a reader sees first; "
+            "\"in a hit\" also requires the first passage to be a hit). Refused questions count as misses; the "
+            "\"if answered\" columns leave them out.",
+            "",
+            *_system_rows(sq["systems"], [
+                ("hit1", "hit@1", "f"), ("hit3", "hit@3", "f"), ("hit5", "hit@5", "f"), ("mrr", "MRR@5", "f"),
+                ("hit1_answered", "hit@1 if answered", "f"), ("hit5_answered", "hit@5 if answered", "f"),
+                ("quote_hit1", "quote hit@1", "f"), ("quote_hit1_in_hit", "quote hit@1 in a hit", "f"),
+                ("heldout_refused", "held-out refused", "pct"), ("false_refusal", "false refusals", "pct"),
+                ("ms_mean", "mean latency", "ms"),
+            ]),
+            "",
+            f"Gold paragraphs not found in briefbot's canonical text: {sq.get('unlocated', 0)} (questions on them "
+            "count as misses).",
+            "",
+            "For reference, DESIGN.md's anchors (1,000 answerable questions, all 35 articles in the store): plain "
+            "LangChain 0.653 / 0.879 / 0.741, bm25s over paragraphs 0.812 / 0.951 / 0.867, dense+bm25 RRF over "
+            "paragraphs 0.779 / 0.963 / 0.855 (hit@1 / hit@5 / MRR@5).",
+            "",
+        ]
+    iw = r.get("isw")
+    lines += ["## ISW", ""]
+    if iw and iw.get("systems"):
+        lines += [
+            f"{iw['reports']} reports (the ISW assessments in `../shared/corpus/isw-assessments` and "
+            f"`samples/putin-xi-isw-news.txt`); {iw['n']} questions from `tests/data/isw_questions.jsonl`, "
+            f"{iw['n_offtopic']} off-topic questions from `tests/data/offtopic_questions.jsonl`.",
+            "",
+            "A hit: a returned passage contains one of the question's evidence strings after both are normalised "
+            "(markdown links/emphasis dropped, comma runs and whitespace collapsed). Quote hit@1: the first quote "
+            "contains an evidence string, **or** the quote and an evidence string share a contiguous run of at "
+            "least 60% of that evidence string's characters (quotes are capped at 400 characters). Baselines' "
+            "quote: the first 400 characters of their first passage.",
+            "",
+            *_system_rows(iw["systems"], [
+                ("hit1", "hit@1", "f"), ("hit3", "hit@3", "f"), ("hit5", "hit@5", "f"), ("mrr", "MRR@5", "f"),
+                ("hit5_answered", "hit@5 if answered", "f"),
+                ("quote_hit1", "quote hit@1", "f"), ("offtopic_refused", "off-topic refused", "pct"),
+                ("false_refusal", "false refusals", "pct"), ("ms_mean", "mean latency", "ms"),
+            ]),
+            "",
+            "DESIGN.md's ISW anchors come from a different, unpublished question set (plain LangChain 0.58 / 0.77, "
+            "bm25s over chunks 0.73 / 0.88 hit@1 / hit@5); compare within this table.",
+            "",
+        ]
+        if iw.get("missed"):
+            lines += ["Questions briefbot misses in its top 5: " + ", ".join(f"`{q}`" for q in iw["missed"]) + ".", ""]
+        if iw.get("offtopic_answered"):
+            lines += ["Off-topic questions briefbot answered: " + ", ".join(f"`{q}`" for q in iw["offtopic_answered"]) + ".", ""]
+    else:
+        lines += [f"**Not measured:** {iw.get('reason') if iw else 'skipped'}.", ""]
+
+    ing = r.get("ingest")
+    lines += ["## Ingest", ""]
+    if ing:
+        lines += [
+            f"ISW corpus from scratch: {ing['files']} files → {ing['reports']} reports, {ing['chunks']:,} chunks, "
+            f"{ing['sentences']:,} sentences (briefbot embeds sentences; a chunk's vector is the length-weighted mean "
+            "of its sentences'). The model is loaded and warm before any clock starts. \"Model alone\" is "
+            "`SentenceTransformer.encode` of the same texts in one call.",
+            "",
+            "| measurement | wall | process CPU |",
+            "|---|---|---|",
+            f"| briefbot ingest (load, chunk, embed, write Chroma) | {ing['ingest_s']:.1f} s | {ing['ingest_cpu_s']:.1f} s |",
+            f"| model alone: briefbot's {ing['sentences']:,} sentence texts | {ing['encode_sentences_s']:.1f} s | {ing['encode_sentences_cpu_s']:.1f} s |",
+            f"| model alone: briefbot's {ing['chunks']:,} chunk texts | {ing['encode_chunks_s']:.1f} s | {ing['encode_chunks_cpu_s']:.1f} s |",
+            f"| re-ingest, unchanged ({ing['reingest_unchanged']} of {ing['files']} unchanged) | {ing['reingest_s']:.2f} s | {ing['reingest_cpu_s']:.2f} s |",
+            f"| plain LangChain: split + embed + add ({ing['lc_chunks']:,} chunks of 1000 chars) | {ing['lc_ingest_s']:.1f} s | {ing['lc_ingest_cpu_s']:.1f} s |",
+            "",
+            "| ratio | wall | process CPU |",
+            "|---|---|---|",
+            f"| ingest / encode of its chunk texts (the issue's figure) | {ing['ingest_s'] / ing['encode_chunks_s']:.2f} | {ing['ingest_cpu_s'] / ing['encode_chunks_cpu_s']:.2f} |",
+            f"| ingest / encode of the sentence texts it actually embeds | {ing['ingest_s'] / ing['encode_sentences_s']:.2f} | {ing['ingest_cpu_s'] / ing['encode_sentences_cpu_s']:.2f} |",
+            f"| re-ingest unchanged / first ingest | {ing['reingest_s'] / ing['ingest_s']:.4f} | {ing['reingest_cpu_s'] / ing['ingest_cpu_s']:.4f} |",
+            f"| plain LangChain ingest / briefbot ingest | {ing['lc_ingest_s'] / ing['ingest_s']:.2f} | {ing['lc_ingest_cpu_s'] / ing['ingest_cpu_s']:.2f} |",
+            "",
+        ]
+    else:
+        lines += ["Not measured in this run.", ""]
+
+    lat = r.get("latency", {})
+    lines += ["## Query latency and memory", ""]
+    if lat:
+        lines += [
+            "Each row is a fresh process that loads the model, opens the store, answers one question (briefbot "
+            "builds or loads its keyword index then: \"first answer\"), warms up on 5 more, then times every "
+            f"question of a fixed list ({r.get('n_latency_queries', '?')} questions: the ISW and off-topic questions "
+            "and SQuAD EVAL questions). briefbot: `Briefbot.ask(q, k=5)`, question to answer object; plain "
+            "LangChain: `similarity_search(q, k=5)`. Both include embedding the question.",
+            "",
+            "| store | system | chunks | p50 | p95 | p50 ratio | p95 ratio | first answer | peak RSS | load avg |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        big_label = f"{((lat.get('100k') or {}).get('briefbot') or {}).get('chunks', 0) // 1000}k chunks, embedded"
+        names = {"isw_embedded": "ISW, embedded", "isw_server": "ISW, `chroma run` server", "100k": big_label}
+        for where, label in names.items():
+            pair = lat.get(where) or {}
+            for kind in ("briefbot", "langchain"):
+                x = pair.get(kind)
+                if not x:
+                    continue
+                lc = pair.get("langchain")
+                ratio50 = f"{x['p50'] / lc['p50']:.2f}" if lc and kind == "briefbot" else ""
+                ratio95 = f"{x['p95'] / lc['p95']:.2f}" if lc and kind == "briefbot" else ""
+                lines.append(
+                    f"| {label} | {'briefbot' if kind == 'briefbot' else 'plain LangChain'} | {x['chunks']:,} | "
+                    f"{x['p50']:.1f} ms | {x['p95']:.1f} ms | {ratio50} | {ratio95} | {x['first_query_s']:.2f} s | "
+                    f"{x['peak_rss_mb']:,.0f} MB{'' if kind == 'briefbot' else ' ¹'} | {pair.get('load_avg', 0):.1f} |")
+        lines += ["", "¹ measured after both systems are loaded in the same process: an upper bound for plain "
+                  "LangChain. briefbot's peak RSS is taken before LangChain is loaded, after a full pass of the "
+                  "questions. \"load avg\": the machine's 1-minute load average when the process finished."]
+        b = r.get("build100k")
+        if b:
+            lines += [
+                "",
+                f"The 100k store is the ISW store plus copies of its reports whose chunk and sentence vectors get "
+                f"Gaussian noise (σ = {b['sigma']} per dimension, then renormalised; cosine to the original ≈ 0.98) "
+                f"until it holds {b['chunks']:,} chunks ({b['sentences']:,} sentence vectors, {b['reports']:,} "
+                f"reports), written in briefbot's record layout and committed through the catalog; plain LangChain's "
+                f"collection gets {b['lc_chunks']:,} noisy copies of its ISW chunks. Chunk texts are reused, so the "
+                "keyword index also holds 100k chunks.",
+            ]
+        lines.append("")
+    else:
+        lines += ["Not measured in this run.", ""]
+
+    bot = r.get("bot", {})
+    lines += ["## Bot", ""]
+    if bot.get("p95_ms") is not None:
+        think = bot.get("think") or {}
+        lines += [
+            "`python -m index.cli serve` (the real python-telegram-bot, long polling) in its own process over a copy "
+            "of the ISW store, against the test suite's Bot API server on 127.0.0.1 (`tests/bot/fake_bot_api.py`). "
+            "Latency is measured at that server: update queued → the bot's `sendMessage` for that chat arrives. "
+            f"{bot['chats']} private chats ask {bot['n']} questions in all (the latency question list); each chat "
+            "sends its next question as soon as the previous reply arrives (closed loop, no think time: the "
+            "harshest reading of \"20 concurrent chats\"), and again with a random think time of 0–2 s. One "
+            "warm-up question goes first (it pays for the keyword index; shown separately).",
+            "",
+            "| measurement | value |",
+            "|---|---|",
+            f"| cold start: process start → first getUpdates | {bot['cold_start_s']:.1f} s |",
+            f"| first reply after start (builds or loads the keyword index) | {bot.get('first_reply_ms', 0):.0f} ms "
+            f"({bot.get('first_reply_after_start_s', 0):.1f} s after process start) |",
+            f"| p50 / p95, 20 chats, closed loop | {bot['closed']['p50']:.0f} / {bot['closed']['p95']:.0f} ms |",
+        ]
+        if think:
+            lines.append(f"| p50 / p95, 20 chats, 0–2 s think time | {think['p50']:.0f} / {think['p95']:.0f} ms |")
+        if bot.get("peak_rss_mb"):
+            lines.append(f"| peak RSS of the bot process, ISW store | {bot['peak_rss_mb']:,.0f} MB |")
+        big = bot.get("big")
+        if big:
+            lines += [
+                f"| 100k store: cold start → first getUpdates | {big['cold_start_s']:.1f} s |",
+                f"| 100k store: first reply (keyword index over 100k chunks) | {big.get('first_reply_ms', 0):.0f} ms |",
+                f"| 100k store: p50 / p95 of 20 questions from 20 chats at once | {big['closed']['p50']:.0f} / "
+                f"{big['closed']['p95']:.0f} ms |",
+                f"| peak RSS of the bot process, 100k store | {big.get('peak_rss_mb') or 0:,.0f} MB |",
+            ]
+        lines.append("")
+    else:
+        lines += [f"**Not measured yet:** {bot.get('reason', 'the bot is not written yet')}.", ""]
+
+    lines += [
+        "## Reproduce",
+        "",
+        "```sh",
+        "make bench                      # or: .venv/bin/python -m bench",
+        ".venv/bin/python -m bench --quick        # ~5 min smoke run on a fixed small sample (written elsewhere)",
+        ".venv/bin/python -m bench --skip-100k    # everything but the 100k-chunk store",
+        "```",
+        "",
+        "Raw per-system results of this run are in the work directory's `results.json`.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,353 @@
+"""Measurements that need a process of their own: ISW ingest, a serving process, the 100k store.
+
+Run as ``python -m bench.worker {ingest,serve,build100k} --out result.json ...``; the driver
+(``bench.speed``) starts each one and reads its JSON. A fresh process per measurement keeps peak
+RSS honest and keeps one Chroma client per store path per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import common  # noqa: F401  (sets the offline environment first)
+from .common import latency_summary, model_path
+
+
+def _rss_mb() -> dict[str, float]:
+    import psutil
+
+    return {"rss_mb": psutil.Process().memory_info().rss / 2**20,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+class Clock:
+    """Wall and process CPU seconds of a block (CPU time counts every thread of this process)."""
+
+    def __enter__(self) -> Clock:
+        self.w0, self.c0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.w0
+        self.cpu = time.process_time() - self.c0
+
+
+# --- ingest -----------------------------------------------------------------------------------
+def cmd_ingest(a: argparse.Namespace) -> dict[str, Any]:
+    """Time a from-scratch ingest, the model alone on the same texts, and an unchanged re-ingest."""
+    from sentence_transformers import SentenceTransformer
+
+    from index import Briefbot, Settings
+    from index.embed import SentenceTransformerEmbedder
+
+    from . import isw
+    from .systems import LangChainSystem, hf_embeddings, split_sources
+
+    files = [str(Path(f)) for f in a.inputs]
+    emb = SentenceTransformerEmbedder()
+    emb.embed(["warm up the model"])
+    plain = SentenceTransformer(model_path(), device="cpu")
+    plain.encode(["warm up the model"])
+    settings = Settings(store=Path(a.store), _env_file=None)  # type: ignore[call-arg]
+    svc = Briefbot(settings, embedder=emb)
+    with Clock() as ing:
+        summary = svc.ingest(files)
+    out: dict[str, Any] = {"files": len(files), "failed": summary.count("failed"), "ingest_s": ing.wall,
+                           "ingest_cpu_s": ing.cpu}
+    chunks, sentences = svc.store.counts()
+    out.update(chunks=chunks, sentences=sentences, reports=len(svc.store.snapshot().visible))
+    ids = sorted(svc.store.chunks.get(include=[])["ids"])
+    out["chunk_ids_sha"] = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+
+    sent_texts, chunk_texts = stored_texts(svc)
+    with Clock() as enc_s:
+        plain.encode(sent_texts, normalize_embeddings=True, convert_to_numpy=True)
+    with Clock() as enc_c:
+        plain.encode(chunk_texts, normalize_embeddings=True, convert_to_numpy=True)
+    out.update(encode_sentences_s=enc_s.wall, encode_sentences_cpu_s=enc_s.cpu,
+               encode_chunks_s=enc_c.wall, encode_chunks_cpu_s=enc_c.cpu,
+               sentence_chars=sum(map(len, sent_texts)), chunk_chars=sum(map(len, chunk_texts)))
+
+    again = Briefbot(settings, embedder=emb)
+    with Clock() as re_ing:
+        summary2 = again.ingest(files)
+    out.update(reingest_s=re_ing.wall, reingest_cpu_s=re_ing.cpu,
+               reingest_unchanged=summary2.count("unchanged") + summary2.count("duplicate"))
+
+    # The plain-LangChain store, in the same Chroma directory (its own collection).
+    lc_emb = hf_embeddings()
+    lc_emb.embed_query("warm up the model")
+    lc_chunks = split_sources(isw.sources([Path(f) for f in files]))
+    with Clock() as lc:
+        LangChainSystem.build(lc_chunks, lc_emb, svc.store.client)
+    out.update(lc_chunks=len(lc_chunks), lc_ingest_s=lc.wall, lc_ingest_cpu_s=lc.cpu)
+    out.update(_rss_mb())
+    return out
+
+
+def stored_texts(svc: Any) -> tuple[list[str], list[str]]:
+    """The sentence texts briefbot embedded (from offsets into canonical texts) and its chunk texts."""
+    canon: dict[str, str] = {}
+    sentences, chunks = [], []
+    offset = 0
+    while True:
+        got = svc.store.sentences.get(include=["metadatas"], limit=5000, offset=offset)
+        if not got["ids"]:
+            break
+        for m in got["metadatas"]:
+            rid = m["report_id"]
+            if rid not in canon:
+                canon[rid] = svc.store.canonical_text(rid) or ""
+            sentences.append(canon[rid][int(m["start"]):int(m["end"])])
+        offset += len(got["ids"])
+    chunks = [text for _id, text, _m in svc.store.iter_chunks()]
+    return sentences, chunks
+
+
+# --- serve ------------------------------------------------------------------------------------
+def _open_briefbot(a: argparse.Namespace) -> Any:
+    from index import Briefbot, Settings
+
+    kw: dict[str, Any] = {"store": Path(a.store or "/nonexistent"), "_env_file": None}
+    if a.port:
+        kw.update(chroma_host="127.0.0.1", chroma_port=a.port, cache_dir=Path(a.cache))
+    return Briefbot(Settings(**kw))
+
+
+def _open_langchain(a: argparse.Namespace, client: Any = None) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from .systems import LangChainSystem, hf_embeddings
+
+    if client is None:
+        cs = ChromaSettings(anonymized_telemetry=False)
+        client = (chromadb.HttpClient(host="127.0.0.1", port=a.port, settings=cs) if a.port
+                  else chromadb.PersistentClient(path=a.store, settings=cs))
+    return LangChainSystem.open(hf_embeddings(), client)
+
+
+def _time(fn: Any, q: str) -> tuple[float, float, Any]:
+    w0, c0 = time.perf_counter(), time.process_time()
+    got = fn(q)
+    return (time.perf_counter() - w0) * 1000, (time.process_time() - c0) * 1000, got
+
+
+def cmd_serve(a: argparse.Namespace) -> dict[str, Any]:
+    """A serving process: briefbot alone first (its peak RSS), then both systems answering the same
+    questions alternately, so that whatever else runs on the machine slows both alike."""
+    import psutil
+
+    queries: list[str] = json.loads(Path(a.queries).read_text())
+    out: dict[str, Any] = {"mode": "server" if a.port else "embedded"}
+    bb: dict[str, Any] = {}
+    with Clock() as boot:
+        svc = _open_briefbot(a)
+    with Clock() as model:
+        svc.embedder.embed(["warm up the model"])
+    with Clock() as first:  # builds the keyword index, or loads it from the cache
+        svc.ask(queries[0], k=a.k)
+    bb.update(open_s=boot.wall, model_s=model.wall, first_query_s=first.wall,
+              process_to_first_answer_s=time.time() - psutil.Process().create_time())
+    for q in queries[1:6]:
+        svc.ask(q, k=a.k)
+    answered = sum(svc.ask(q, k=a.k).answered for q in queries)  # a full pass before measuring memory
+    bb["answered"] = answered / len(queries)
+    bb["chunks"], bb["sentences"] = svc.store.counts()
+    bb.update(_rss_mb())  # the peak of a process serving briefbot alone
+
+    lc = _open_langchain(a, client=svc.store.client)
+    lc_out: dict[str, Any] = {"chunks": lc.vs._collection.count()}
+    with Clock() as first_lc:
+        lc.vs.similarity_search(queries[0], k=a.k)
+    lc_out["first_query_s"] = first_lc.wall
+    for q in queries[1:6]:
+        lc.vs.similarity_search(q, k=a.k)
+    series: dict[str, tuple[list[float], list[float]]] = {"briefbot": ([], []), "langchain": ([], [])}
+    fns = {"briefbot": lambda q: svc.ask(q, k=a.k), "langchain": lambda q: lc.vs.similarity_search(q, k=a.k)}
+    for n, q in enumerate(queries * a.passes):
+        order = ("briefbot", "langchain") if n % 2 == 0 else ("langchain", "briefbot")
+        for kind in order:
+            wall, cpu, _ = _time(fns[kind], q)
+            series[kind][0].append(wall)
+            series[kind][1].append(cpu)
+    for kind, target in (("briefbot", bb), ("langchain", lc_out)):
+        wall, cpu = series[kind]
+        target.update(latency_summary(wall))
+        target["cpu_p50"] = latency_summary(cpu)["p50"]
+        target["cpu_p95"] = latency_summary(cpu)["p95"]
+    lc_out.update(_rss_mb())  # both systems loaded: only an upper bound for LangChain
+    out.update(briefbot=bb, langchain=lc_out, load_avg=os.getloadavg()[0])
+    return out
+
+
+# --- the 100k store ---------------------------------------------------------------------------
+def _all(col: Any, include: list[str]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = defaultdict(list)
+    offset = 0
+    while True:
+        got = col.get(include=include, limit=5000, offset=offset)
+        if not got["ids"]:
+            return out
+        out["ids"] += got["ids"]
+        for key in include:
+            out[key] += list(got[key])
+        offset += len(got["ids"])
+
+
+def _noisy(vecs: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
+    v = vecs + rng.normal(0.0, sigma, vecs.shape).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def cmd_build100k(a: argparse.Namespace) -> dict[str, Any]:
+    """Copy the ISW store and add noisy copies of its reports until it holds ``target`` chunks.
+
+    Writes briefbot's record layout directly (index/store.py): chunk and sentence vectors per
+    report, then one catalog write of report and source records and a new generation, which is
+    what ``Store.commit`` does per report. The LangChain collection gets the same treatment.
+    """
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from index.store import source_id
+
+    cs = ChromaSettings(anonymized_telemetry=False)
+    src = chromadb.PersistentClient(path=a.src, settings=cs)
+    dst = chromadb.PersistentClient(path=a.dst, settings=cs)
+    rng = np.random.default_rng(a.seed)
+    p = a.prefix
+    t0 = time.perf_counter()
+    chunks = _all(src.get_collection(f"{p}_chunks"), ["embeddings", "documents", "metadatas"])
+    sents = _all(src.get_collection(f"{p}_sentences"), ["embeddings", "metadatas"])
+    cat = src.get_collection(f"{p}_catalog").get(where={"kind": "report"}, include=["metadatas", "documents"])
+    lc = _all(src.get_collection("langchain"), ["embeddings", "documents", "metadatas"])
+
+    by_report_c: dict[str, list[int]] = defaultdict(list)
+    for i, m in enumerate(chunks["metadatas"]):
+        by_report_c[m["report_id"]].append(i)
+    by_report_s: dict[str, list[int]] = defaultdict(list)
+    for i, m in enumerate(sents["metadatas"]):
+        by_report_s[m["report_id"]].append(i)
+    cvec = np.asarray(chunks["embeddings"], dtype=np.float32)
+    svec = np.asarray(sents["embeddings"], dtype=np.float32)
+
+    hnsw = {"hnsw": {"space": "cosine"}}
+    d_chunks = dst.get_or_create_collection(f"{p}_chunks", configuration=hnsw, embedding_function=None)
+    d_sents = dst.get_or_create_collection(f"{p}_sentences", configuration=hnsw, embedding_function=None)
+    d_cat = dst.get_or_create_collection(f"{p}_catalog", embedding_function=None)
+
+    buf_c: dict[str, list[Any]] = defaultdict(list)
+    buf_s: dict[str, list[Any]] = defaultdict(list)
+
+    def flush(force: bool = False) -> None:
+        if buf_c["ids"] and (force or len(buf_c["ids"]) >= 5000):
+            d_chunks.add(ids=buf_c["ids"], embeddings=np.vstack(buf_c["emb"]), documents=buf_c["docs"],
+                         metadatas=buf_c["meta"])
+            buf_c.clear()
+        if buf_s["ids"] and (force or len(buf_s["ids"]) >= 5000):
+            d_sents.add(ids=buf_s["ids"], embeddings=np.vstack(buf_s["emb"]), metadatas=buf_s["meta"])
+            buf_s.clear()
+
+    catalog_rows: list[tuple[str, dict[str, Any], str]] = []
+    total, copy = 0, 0
+    reports = [(m, d) for m, d in zip(cat["metadatas"], cat["documents"], strict=True)]
+    while total < a.target:
+        for meta, text in reports:
+            rid = meta["report_id"]
+            new = rid if copy == 0 else hashlib.sha256(f"{rid}:{copy}".encode()).hexdigest()[:16]
+            ci, si = by_report_c[rid], by_report_s[rid]
+            cv = cvec[ci] if copy == 0 else _noisy(cvec[ci], rng, a.sigma)
+            sv = svec[si] if copy == 0 else _noisy(svec[si], rng, a.sigma)
+            for j, i in enumerate(ci):
+                m = dict(chunks["metadatas"][i], report_id=new)
+                buf_c["ids"].append(f"{new}:{m['seq']}")
+                buf_c["docs"].append(chunks["documents"][i])
+                buf_c["meta"].append(m)
+                buf_c["emb"].append(cv[j:j + 1])
+            for j, i in enumerate(si):
+                m = dict(sents["metadatas"][i], report_id=new)
+                buf_s["ids"].append(f"{new}:{m['seq']}:{m['n']}")
+                buf_s["meta"].append(m)
+                buf_s["emb"].append(sv[j:j + 1])
+            catalog_rows.append((new, dict(meta, report_id=new), text))
+            total += len(ci)
+            flush()
+            if total >= a.target:
+                break
+        copy += 1
+    flush(force=True)
+    # The commit: report and source records, then the generation that makes them visible.
+    for i in range(0, len(catalog_rows), 2000):
+        batch = catalog_rows[i:i + 2000]
+        ids, metas, docs = [], [], []
+        for rid, meta, text in batch:
+            key = f"bench://copy/{rid}"
+            ids += [f"report:{rid}", source_id(key)]
+            metas += [dict(meta, kind="report"), {"kind": "source", "key": key, "report_id": rid, "raw_sha": rid}]
+            docs += [text, ""]
+        d_cat.upsert(ids=ids, embeddings=[[1.0]] * len(ids), metadatas=metas, documents=docs)
+    d_cat.upsert(ids=["meta:generation"], embeddings=[[1.0]], metadatas=[{"kind": "meta", "value": os.urandom(16).hex()}],
+                 documents=[""])
+
+    # Plain LangChain's collection, created as langchain_chroma creates it, filled the same way.
+    from langchain_chroma import Chroma
+
+    lc_col = Chroma(collection_name="langchain", client=dst)._collection
+    lvec = np.asarray(lc["embeddings"], dtype=np.float32)
+    n_lc, copy = 0, 0
+    while n_lc < a.target:
+        take = min(len(lvec), a.target - n_lc)
+        vecs = lvec[:take] if copy == 0 else _noisy(lvec[:take], rng, a.sigma)
+        for i in range(0, take, 5000):
+            j = min(i + 5000, take)
+            lc_col.add(ids=[f"c{copy}:{lc['ids'][x]}" for x in range(i, j)], embeddings=vecs[i:j],
+                       documents=lc["documents"][i:j], metadatas=lc["metadatas"][i:j])
+        n_lc += take
+        copy += 1
+    return {"chunks": d_chunks.count(), "sentences": d_sents.count(), "reports": len(catalog_rows),
+            "lc_chunks": lc_col.count(), "build_s": time.perf_counter() - t0, "sigma": a.sigma}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run one command, write its JSON result."""
+    p = argparse.ArgumentParser(prog="python -m bench.worker")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    i = sub.add_parser("ingest")
+    i.add_argument("--store", required=True)
+    i.add_argument("inputs", nargs="+")
+    s = sub.add_parser("serve")
+    s.add_argument("--store")
+    s.add_argument("--port", type=int, default=0)
+    s.add_argument("--cache")
+    s.add_argument("--queries", required=True)
+    s.add_argument("-k", type=int, default=5)
+    s.add_argument("--passes", type=int, default=1)
+    b = sub.add_parser("build100k")
+    b.add_argument("--src", required=True)
+    b.add_argument("--dst", required=True)
+    b.add_argument("--target", type=int, default=100_000)
+    b.add_argument("--sigma", type=float, default=0.01)
+    b.add_argument("--seed", type=int, default=7)
+    b.add_argument("--prefix", default="briefbot")
+    for sp in (i, s, b):
+        sp.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    result = {"ingest": cmd_ingest, "serve": cmd_serve, "build100k": cmd_build100k}[a.cmd](a)
+    Path(a.out).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
