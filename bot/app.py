@@ -12,12 +12,11 @@ from telegram import BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot
-from telegram.request import HTTPXRequest
 
 from index import Briefbot, BriefbotError, Settings
 
 from . import handlers
-from .net import FloodLimiter, RetryingRequest, protect_token, quiet_http_logs
+from .net import REDACTOR, FloodLimiter, RetryingRequest, protect_token, quiet_http_logs
 from .state import BriefContext, Deps
 
 log = logging.getLogger(__name__)
@@ -86,8 +85,11 @@ def build_application(settings: Settings, service: Briefbot, *, network: Network
                               connect_timeout=net.connect_timeout, read_timeout=net.read_timeout,
                               write_timeout=net.write_timeout, pool_timeout=net.pool_timeout)
     # getUpdates gets its own connection, so a long poll never waits behind replies (or vice versa).
-    updates_request = HTTPXRequest(connection_pool_size=1, connect_timeout=net.connect_timeout,
-                                   read_timeout=net.read_timeout, pool_timeout=net.pool_timeout)
+    # It is retried like any idempotent call: a 5xx or a dropped poll is a warning here, not an
+    # ERROR with a traceback from PTB's polling loop for every hiccup of the Bot API.
+    updates_request = RetryingRequest(attempts=net.attempts, backoff=net.backoff, connection_pool_size=1,
+                                      connect_timeout=net.connect_timeout, read_timeout=net.read_timeout,
+                                      pool_timeout=net.pool_timeout)
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True),
                         allow_sending_without_reply=True)
     bot = QuietBot(token, base_url=f"{api}/bot", base_file_url=f"{api}/file/bot", request=request,
@@ -164,3 +166,6 @@ def run(settings: Settings) -> None:
     except NetworkError as exc:
         raise BotConfigError(f"Cannot reach the Bot API at {settings.telegram_api_url}: "
                              f"{type(exc).__name__}") from exc
+    except TelegramError as exc:  # 403, 409 (another instance is polling), ...: the API said no
+        reason = " ".join(REDACTOR.redact(exc.message).split())[:200]
+        raise BotConfigError(f"The Bot API refused to start the bot ({type(exc).__name__}: {reason})") from None

