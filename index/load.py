@@ -313,19 +313,23 @@ def _docx(data: bytes, name: str) -> Document:
         if unzipped > MAX_DOCX_UNZIPPED:
             raise LoadError(f"{name}: .docx expands to {unzipped / 1e6:.0f} MB (limit {MAX_DOCX_UNZIPPED / 1e6:.0f} MB)")
         document = docx.Document(io.BytesIO(data))
+        paras = [normalize.clean_line(p.text) for p in document.paragraphs]
     except LoadError:
         raise
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise LoadError(f"{name}: corrupt or unreadable .docx ({type(exc).__name__})") from exc
     except Exception as exc:  # python-docx surfaces lxml and package errors of many kinds
         raise LoadError(f"{name}: unreadable .docx ({type(exc).__name__})") from exc
-    paras = [normalize.clean_line(p.text) for p in document.paragraphs]
     kept = [piece for p in paras if p and not normalize.is_debris(p) for piece in normalize.split_long(p)]
     text, _ = normalize.join([(None, kept)])
-    core = document.core_properties
+    try:
+        core = document.core_properties
+        title, author, created = core.title, core.author, core.created
+    except Exception:  # a corrupt docProps/core.xml (python-docx raises AttributeError) costs the metadata only
+        title = author = created = None
     return Document(
         text=text,
-        title=_str_or_none(core.title) or "",
-        publisher=_str_or_none(core.author),
-        date=core.created.date().isoformat() if core.created else None,
+        title=_str_or_none(title) or "",
+        publisher=_str_or_none(author),
+        date=created.date().isoformat() if created else None,
     )

@@ -1,9 +1,10 @@
 """Hostile and broken input: every file either ingests with verbatim offsets or fails with a one-line
 reason; never a crash, a hang, or a partial report.
 
-Four fuzzers (hypothesis; a few hundred cases in CI, thousands under --slow) and a set of named
-hostile files (huge, one enormous line, decompression bombs, YAML bombs, regex traps, encodings).
-"""
+Six fuzzers (hypothesis; a few hundred cases each in CI, thousands under --slow): random bytes, broken
+real documents, hostile text in many encodings, front matter, input patterns that could cost more
+than linear time, and whole batches through the store. Then named hostile files (huge, one enormous
+line, decompression bombs, YAML bombs, regex traps, legacy encodings)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from tests.reliability.pages import one_line
 
 EXTENSIONS = (*SUPPORTED, "", ".bin", ".TXT", ".Pdf")
 CASE_SECONDS = 10.0  # any single small input must load (or be refused) well within this
-VOCAB = ["army", "brigade", "front", "oblast", "drone", "strike", "supply", "river", "bridge", "artillery", "winter", "offensive", "Kherson", "Bakhmut", "Xi", "Putin", "commitment", "ministry", "budget"]
+VOCAB = ["army", "brigade", "front", "oblast", "drone", "strike", "supply", "river", "bridge", "artillery", "winter",
+         "offensive", "Kherson", "Bakhmut", "Xi", "Putin", "commitment", "ministry", "budget"]
 
 
 # --- seeds: real documents of every format ------------------------------------------------------
@@ -238,6 +240,11 @@ def load_or_reason(data: bytes, name: str, tally: Counter[str]) -> Document | No
     return doc
 
 
+# A failing case of a 100 KB document makes hypothesis warn about its repr, and the project turns
+# warnings into errors: that warning would then hide the failure it is about to report.
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning")
+
+
 def fuzz_settings(slow: bool, ci: int, long: int) -> Any:
     return settings(max_examples=long if slow else ci, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -388,7 +395,7 @@ def test_fuzz_batches_through_the_store(tmp_path: Path, slow: bool, figures: dic
                                              min_support=0.0, _env_file=None))  # type: ignore[call-arg]
         return state["svc"]  # type: ignore[no-any-return]
 
-    @fuzz_settings(slow, 25, 300)
+    @fuzz_settings(slow, 15, 300)
     @given(st.lists(any_file(), min_size=1, max_size=6))
     def check(files: list[tuple[bytes, str]]) -> None:
         svc = service()
@@ -501,6 +508,7 @@ def hostile_cases(slow: bool) -> list[tuple[str, bytes, str, str]]:
     'either' may do both. Sizes are the issue's (5 MB line) under --slow, a fifth of that in CI."""
     line = 5_000_000 if slow else 300_000
     big = 1_000_000 if slow else 200_000  # the regex traps were quadratic: 40 KB took 5 s before the fix
+    images = 10_000 if slow else 5_000  # each "![a" is a sentence and a vector until the chunk.py change
     ru = ("Войска продвинулись к мосту через реку. Обстрел порта Херсона продолжался всю ночь, "
           "сообщили местные власти. ") * 8
     fr = "Les forces russes ont bombardé le pont à l'aube; les autorités régionales déjà débordées. " * 8
@@ -514,7 +522,7 @@ def hostile_cases(slow: bool) -> list[tuple[str, bytes, str, str]]:
         (f"markdown: a line of {big // 4:,} unclosed '**'", b"**a " * (big // 4), "emph.md", "ingest"),
         (f"markdown: {big // 4:,} '[a](' with no ')'", b"[a](" * (big // 4), "links.md", "ingest"),
         # Few: every "!" ends a sentence, and each sentence costs a vector (see the xfail below).
-        ("markdown: 30k '![' images" if slow else "markdown: 5k '![' images", b"![a" * (30_000 if slow else 5_000), "images.md", "ingest"),
+        (f"markdown: {images:,} '![' images", b"![a" * images, "images.md", "ingest"),
         (f"commas: {big // 2:,} ', ' runs", b", " * (big // 2) + b"Kherson bridge.", "commas.txt", "ingest"),
         ("YAML alias bomb (9^9 strings)", yaml_alias_bomb(9), "bomb.md", "ingest"),
         ("YAML nested 5,000 deep", b"---\ntitle: " + b"[" * 5000 + b"]" * 5000 + b"\n---\n\nText here.", "deep.md",
@@ -579,9 +587,15 @@ def test_named_hostile_files(tmp_path: Path, slow: bool, figures: dict[str, Any]
             words = re.findall(r"\w+", text)
             answer = svc.ask(" ".join(words[:4])[:200] or "bridge")
             check_verbatim(svc, answer)
+            if svc.store.counts()[1] > 15_000:
+                # check_consistent reads every sentence row in one get, which Chroma refuses past ~32k
+                # rows (SQLite's variable limit): check the store now, then forget the huge report.
+                check_consistent(svc)
+                svc.forget(item.report_id)
+                outcomes[label] += ", checked and forgotten"
         path.unlink()
     check_consistent(svc)
-    by_name = {name: svc.store.canonical_text(rid) or "" for name, rid in ids.items()}
+    by_name = {name: svc.store.canonical_text(rid) or "" for name, rid in ids.items() if name != "line.txt"}
     assert "Intro paragraph on the bridge." in by_name["hr.md"]  # "---" rules are not front matter: nothing lost
     assert "Обстрел порта Херсона" in by_name["utf16.txt"] and "Обстрел порта Херсона" in by_name["ru.txt"]
     assert "autorités régionales déjà" in by_name["utf32.txt"]

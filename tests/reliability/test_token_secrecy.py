@@ -103,11 +103,14 @@ STARTUPS = {
 }
 
 
+CI_STARTUPS = ("403 echoing the token", "409 conflict", "200 with garbage")  # the three that leaked or could
+
+
 @pytest.mark.parametrize("case", list(STARTUPS))
 async def test_serve_crash_reports_never_show_the_token(tmp_path: Path, case: str, slow: bool,
                                                         figures: dict[str, Any]) -> None:
-    if case.startswith("500") and not slow:
-        pytest.skip("a Bot API failing with 500 is retried for ~50 s before serve gives up: --slow only")
+    if case not in CI_STARTUPS and not slow:  # each case starts a process (~3 s); 500s are retried for ~50 s
+        pytest.skip("--slow only")
     runner, port = await start_api(STARTUPS[case])
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFBOT_")}

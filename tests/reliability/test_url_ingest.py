@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from index import Briefbot, Settings
@@ -218,6 +218,7 @@ def test_fuzz_private_addresses_direct_and_by_redirect(server: PageServer, fence
     @given(host=private_host(), port=st.sampled_from([server.port, 80, 443, 8080]), path=st.sampled_from(
         ["/", "/page.html", "/latest/meta-data/iam/security-credentials/"]))
     def check(host: str, port: int, path: str) -> None:
+        assume(host != "127.0.0.1")  # the one host the redirect leg allows by name
         target = f"http://{host}:{port}{path}"
         tried.append(target)
         for url, hosts in ((target, []), (redirect_to(server, target), ["127.0.0.1"])):
@@ -229,3 +230,55 @@ def test_fuzz_private_addresses_direct_and_by_redirect(server: PageServer, fence
     assert dialled(fence, server) == set()
     assert server.hits["/page.html"] == pages_before
     figures.update(addresses_tried=len(tried), fetches=2 * len(tried), refused=2 * len(tried), dialled_elsewhere=0)
+
+
+def test_https_is_verified_against_the_name_not_the_dialled_address(tmp_path: Path, fence: list[Any],
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     figures: dict[str, Any]) -> None:
+    """The guarded backend dials the address it checked; TLS must still verify the URL's host name."""
+    import http.server
+    import shutil
+    import ssl
+    import subprocess
+
+    import index.fetch
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><body><p>A page served over TLS about the bridge.</p></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    worker = threading.Thread(target=server.serve_forever, daemon=True)
+    worker.start()
+    trust = ssl.create_default_context(cafile=str(cert))
+    monkeypatch.setattr(index.fetch, "_ssl_context", lambda: trust)
+    port = server.server_address[1]
+    try:
+        page = fetch(f"https://localhost:{port}/", max_bytes=MB, timeout=5, allowed_hosts=["localhost"])
+        assert b"served over TLS" in page.data
+        with pytest.raises(FetchError, match="cannot fetch"):  # the certificate names localhost, not 127.0.0.1
+            fetch(f"https://127.0.0.1:{port}/", max_bytes=MB, timeout=5, allowed_hosts=["127.0.0.1"])
+        with pytest.raises(FetchError, match="refused"):  # and localhost is still refused when not allowed
+            fetch(f"https://localhost:{port}/", max_bytes=MB, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    figures.update(tls_fetches=3, verified_by_name=1, refused=2)
