@@ -17,6 +17,13 @@ CHUNK_WORDS = 200
 MIN_WORDS = 80
 # Sentences longer than this are cut at word boundaries so each piece fits the window.
 MAX_SENTENCE_WORDS = 120
+# Each sentence costs one embedding. Prose has <= 12 sentences per 200-word chunk; a chunk of
+# "a! a! a! ..." or a run of one-word list items would have hundreds, so runs of consecutive
+# sentences are merged into at most this many groups (each group is then embedded and quoted as one).
+MAX_SENTENCES = 20
+# A "word" of more than this many characters (a URL, a base64 blob, text without spaces) counts as
+# several when sizing chunks, so a spaceless megabyte cannot become one giant chunk.
+CHARS_PER_WORD = 12
 
 _WORD = re.compile(r"\S+")
 _PARA_BREAK = re.compile(r"\n\s*\n")
@@ -34,6 +41,19 @@ class Chunk:
 def words(text: str) -> int:
     """Whitespace-separated word count."""
     return len(_WORD.findall(text))
+
+
+def size(text: str) -> int:
+    """Chunk-sizing weight of a sentence: its words, or its length in CHARS_PER_WORD if that is more."""
+    return max(words(text), len(text) // CHARS_PER_WORD)
+
+
+def _merge_excess(sents: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """At most MAX_SENTENCES spans, merging runs of consecutive sentences into nearly equal groups."""
+    if len(sents) <= MAX_SENTENCES:
+        return sents
+    per = math.ceil(len(sents) / MAX_SENTENCES)
+    return [(sents[i][0], sents[min(i + per, len(sents)) - 1][1]) for i in range(0, len(sents), per)]
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
@@ -71,12 +91,19 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
 
 
 def _split_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    found = [m.span() for m in _WORD.finditer(text, start, end)]
+    found = [piece for m in _WORD.finditer(text, start, end) for piece in _pieces(*m.span())]
     if len(found) <= MAX_SENTENCE_WORDS:
         return [(start, end)]
     parts = math.ceil(len(found) / MAX_SENTENCE_WORDS)
     size = math.ceil(len(found) / parts)
     return [(found[i][0], found[min(i + size, len(found)) - 1][1]) for i in range(0, len(found), size)]
+
+
+def _pieces(start: int, end: int) -> list[tuple[int, int]]:
+    """A word, or a spaceless run longer than 4 words' worth of characters cut into word-sized pieces."""
+    if end - start <= 4 * CHARS_PER_WORD:
+        return [(start, end)]
+    return [(i, min(i + CHARS_PER_WORD, end)) for i in range(start, end, CHARS_PER_WORD)]
 
 
 def chunk_text(text: str) -> list[Chunk]:
@@ -87,11 +114,11 @@ def chunk_text(text: str) -> list[Chunk]:
 
     def emit(sents: list[tuple[int, int]]) -> None:
         if sents:
-            chunks.append(Chunk(sents[0][0], sents[-1][1], tuple(sents)))
+            chunks.append(Chunk(sents[0][0], sents[-1][1], tuple(_merge_excess(sents))))
 
     for p_start, p_end in paragraph_spans(text):
         sents = sentence_spans(text, p_start, p_end)
-        counts = [words(text[s:e]) for s, e in sents]
+        counts = [size(text[s:e]) for s, e in sents]
         total = sum(counts)
         if pending and pending_words + total > CHUNK_WORDS:
             emit(pending)

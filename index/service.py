@@ -41,6 +41,8 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 # The weights belong to the embedding model (cosines mean different things under another model):
 # each embedder carries its own ``gate``; these are all-MiniLM-L6-v2's.
 MIN_SUPPORT = 0.5
+# A search that raced a commit is repeated at the new generation, at most this many times in all.
+SEARCH_ATTEMPTS = 3
 
 
 def support(gate: Gate, sentence_cos: float, coverage: float, chunk_cos: float) -> float:
@@ -89,9 +91,14 @@ class Briefbot:
         k = k or self.settings.top_k
         try:
             qvec = self.embedder.embed([question])[0]
-            hits, catalog = self.searcher.search(question, filters or Filters(), offset + k, qvec)
-            keyword = self.searcher.keyword_index(catalog)
-            passages = build_passages(self.store, catalog, keyword, hits[:offset + k], question, qvec)
+            for _ in range(SEARCH_ATTEMPTS):
+                hits, catalog = self.searcher.search(question, filters or Filters(), offset + k, qvec)
+                keyword = self.searcher.keyword_index(catalog)
+                passages = build_passages(self.store, catalog, keyword, hits[:offset + k], question, qvec)
+                # A commit or forget during the search may have deleted vectors of the catalog's
+                # reports mid-query: search again at the new generation rather than miss them.
+                if self.store.generation() == catalog.generation:
+                    break
         except BriefbotError:
             raise
         except Exception as exc:  # chromadb raises plain exceptions when its server is away

@@ -220,9 +220,11 @@ class Store:
             if not report_ids:
                 return []
         got = col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances", "metadatas"])
+        # A row deleted while the query ran can come back without its metadata: skip it.
         return [
             (i, 1.0 - float(d), m)
             for i, d, m in zip(got["ids"][0], got["distances"][0], got["metadatas"][0], strict=True)
+            if m is not None
         ]
 
     def get(self, which: str, ids: Sequence[str], *, embeddings: bool = False, documents: bool = False,

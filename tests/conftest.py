@@ -84,17 +84,28 @@ def check_consistent(service) -> None:  # type: ignore[no-untyped-def]
     catalog = store.snapshot()
     visible = catalog.visible
     assert set(catalog.reports) == visible, "a committed report no source points at"
-    chunk_meta = store.chunks.get(include=["metadatas"])
+    chunk_ids, chunk_metas = _all_rows(store.chunks)
     by_report: dict[str, int] = {}
-    for m in chunk_meta["metadatas"]:
+    for m in chunk_metas:
         by_report[m["report_id"]] = by_report.get(m["report_id"], 0) + 1
     assert set(by_report) == visible, "orphan or missing chunk vectors"
     for rid, n in by_report.items():
         assert n == catalog.reports[rid].chunks, f"report {rid} has {n} chunks, catalog says {catalog.reports[rid].chunks}"
-    sent_rids = {m["report_id"] for m in store.sentences.get(include=["metadatas"])["metadatas"]}
+    sent_rids = {m["report_id"] for m in _all_rows(store.sentences)[1]}
     assert sent_rids == visible, "orphan or missing sentence vectors"
     keyword = service.searcher.keyword_index(catalog)
-    assert sorted(keyword.ids) == sorted(chunk_meta["ids"]), "keyword index disagrees with Chroma"
+    assert sorted(keyword.ids) == sorted(chunk_ids), "keyword index disagrees with Chroma"
+
+
+def _all_rows(collection, page: int = 10_000):  # type: ignore[no-untyped-def]
+    """Every id and metadata of a collection, paged (one get of >32k rows hits SQLite's variable limit)."""
+    ids, metas = [], []
+    while True:
+        got = collection.get(include=["metadatas"], limit=page, offset=len(ids))
+        if not got["ids"]:
+            return ids, metas
+        ids += got["ids"]
+        metas += got["metadatas"]
 
 
 @pytest.fixture(scope="session")
