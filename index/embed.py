@@ -6,6 +6,8 @@ import hashlib
 import os
 import re
 import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -103,6 +105,67 @@ class HashEmbedder:
             else:
                 out[row, 0] = 1.0
         return out
+
+
+class QuestionEncoder:
+    """Encodes questions one call at a time, batching the calls that arrive together.
+
+    The bot asks from many threads at once; encoding 20 short questions in one forward pass costs
+    little more than encoding one, while 20 passes side by side fight over two cores. The first
+    caller encodes everything queued and later arrivals wait for the next pass (no added delay when
+    calls come one at a time). Recent questions are cached: "More" and repeated questions skip the model.
+    """
+
+    CACHE = 512
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._cond = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._busy = False
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def encode(self, question: str) -> np.ndarray:
+        """The unit vector of one question."""
+        with self._cond:
+            if (hit := self._cache.get(question)) is not None:
+                self._cache.move_to_end(question)
+                return hit
+            me = _Pending(question)
+            self._queue.append(me)
+            while not me.done:
+                if self._busy:
+                    self._cond.wait()
+                    continue
+                batch, self._queue, self._busy = self._queue, [], True
+                self._cond.release()
+                try:
+                    vectors: np.ndarray | None = self.embedder.embed([b.text for b in batch])
+                    error: BaseException | None = None
+                except BaseException as exc:  # every waiter of this pass gets the failure
+                    vectors, error = None, exc
+                finally:
+                    self._cond.acquire()
+                for n, b in enumerate(batch):
+                    b.vector, b.error, b.done = (None if vectors is None else vectors[n]), error, True
+                    if vectors is not None:
+                        self._cache[b.text] = vectors[n]
+                while len(self._cache) > self.CACHE:
+                    self._cache.popitem(last=False)
+                self._busy = False
+                self._cond.notify_all()
+            if me.error is not None:
+                raise me.error
+            assert me.vector is not None
+            return me.vector
+
+
+@dataclass(slots=True)
+class _Pending:
+    text: str
+    vector: np.ndarray | None = None
+    error: BaseException | None = None
+    done: bool = False
 
 
 def make_embedder(model: str | None) -> Embedder:

@@ -44,6 +44,12 @@ def tokenize(text: str) -> list[str]:
     return [_stem(w) for w in _TOKEN.findall(text.lower()) if w not in _STOP and len(w) < 40]
 
 
+@lru_cache(maxsize=8192)
+def token_set(text: str) -> frozenset[str]:
+    """The distinct tokens of a text; cached, as the same chunks come back question after question."""
+    return frozenset(_stem(w) for w in set(_TOKEN.findall(text.lower())) if w not in _STOP and len(w) < 40)
+
+
 class KeywordIndex:
     """BM25 over chunks; ``scores`` returns one score per chunk id in ``ids`` order."""
 
@@ -118,6 +124,6 @@ def coverage(question_tokens: Sequence[str], text: str, keyword: KeywordIndex) -
     wanted = set(question_tokens)
     if not wanted:
         return 0.0
-    present = set(tokenize(text))
+    present = token_set(text)
     total = sum(keyword.idf(t) for t in wanted)
     return sum(keyword.idf(t) for t in wanted & present) / total if total else 0.0

@@ -120,12 +120,12 @@ class Searcher:
             qvec = self.embedder.embed([question])[0]
         restrict = sorted(allowed) if filters.active else None
 
-        dense = {cid: cos for cid, cos, m in self.store.query("chunks", qvec, DENSE_DEPTH, restrict)
-                 if m["report_id"] in allowed}
+        dense = {cid: cos for cid, cos in self.store.query("chunks", qvec, DENSE_DEPTH, restrict)
+                 if report_of(cid) in allowed}
         sentences: dict[str, float] = {}
-        for _sid, cos, m in self.store.query("sentences", qvec, SENTENCE_DEPTH, restrict):
-            if m["report_id"] in allowed:
-                cid = f"{m['report_id']}:{m['seq']}"
+        for sid, cos in self.store.query("sentences", qvec, SENTENCE_DEPTH, restrict):
+            cid = sid.rsplit(":", 1)[0]
+            if report_of(cid) in allowed:
                 sentences[cid] = max(cos, sentences.get(cid, -1.0))
 
         # A question naming a period also gets the best candidates from reports of that period,
@@ -133,10 +133,10 @@ class Searcher:
         periods = windows(question)
         in_period = sorted(r for r in allowed if any(w.contains(catalog.reports[r].date) for w in periods))
         if in_period and len(in_period) < len(allowed):
-            for cid, cos, m in self.store.query("chunks", qvec, PERIOD_DEPTH, in_period):
+            for cid, cos in self.store.query("chunks", qvec, PERIOD_DEPTH, in_period):
                 dense.setdefault(cid, cos)
-            for _sid, cos, m in self.store.query("sentences", qvec, PERIOD_DEPTH, in_period):
-                cid = f"{m['report_id']}:{m['seq']}"
+            for sid, cos in self.store.query("sentences", qvec, PERIOD_DEPTH, in_period):
+                cid = sid.rsplit(":", 1)[0]
                 sentences[cid] = max(cos, sentences.get(cid, -1.0))
 
         tokens = tokenize(question)
@@ -160,7 +160,7 @@ class Searcher:
             c = dense.get(cid, floor_dense)
             s = sentences.get(cid, floor_sentence)
             k = keyword_hits.get(cid, 0.0)
-            hits.append(Hit(cid, cid.rsplit(":", 1)[0], W_CHUNK * c + W_SENTENCE * s + W_KEYWORD * k, c, s, k))
+            hits.append(Hit(cid, report_of(cid), W_CHUNK * c + W_SENTENCE * s + W_KEYWORD * k, c, s, k))
         hits.sort(key=lambda h: -h.score)
         leaders = hits[:max(depth, RERANK_DEPTH)]
         got = self.store.get("chunks", [h.chunk_id for h in leaders], documents=True)
@@ -175,6 +175,11 @@ class Searcher:
             reranked.append(replace(h, score=h.score + W_COVERAGE * cov + bonus, coverage=cov, meta=meta, text=text or ""))
         reranked.sort(key=lambda h: -h.score)
         return reranked[:depth], catalog
+
+
+def report_of(chunk_id: str) -> str:
+    """The report id inside a chunk id (``report:seq``)."""
+    return chunk_id.rsplit(":", 1)[0]
 
 
 def _rmtree(path: Path) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import chunk as chunking
 from .answer import build_passages
-from .embed import MINILM_GATE, Embedder, Gate, make_embedder
+from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, make_embedder
 from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy, StoreUnavailable
 from .fetch import fetch, kind_of
 from .load import Document, iter_files, load_bytes
@@ -58,6 +58,7 @@ class Briefbot:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None, client: Any = None) -> None:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings.model)
+        self.encoder = QuestionEncoder(self.embedder)
         self.store = Store(client if client is not None else make_client(settings), settings.collection_prefix)
         cache = settings.cache_dir or (None if settings.server_mode else settings.store / "cache")
         self.searcher = Searcher(self.store, self.embedder, cache)
@@ -90,7 +91,7 @@ class Briefbot:
             )
         k = k or self.settings.top_k
         try:
-            qvec = self.embedder.embed([question])[0]
+            qvec = self.encoder.encode(question)
             for _ in range(SEARCH_ATTEMPTS):
                 hits, catalog = self.searcher.search(question, filters or Filters(), offset + k, qvec)
                 keyword = self.searcher.keyword_index(catalog)

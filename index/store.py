@@ -210,22 +210,20 @@ class Store:
 
     # --- reading ---------------------------------------------------------------------------------
     def query(self, which: str, vector: np.ndarray, n: int, report_ids: Sequence[str] | None = None,
-              ) -> list[tuple[str, float, dict[str, Any]]]:
-        """Nearest ``which`` ('chunks' or 'sentences') records: ``(id, cosine, metadata)``."""
+              ) -> list[tuple[str, float]]:
+        """Nearest ``which`` ('chunks' or 'sentences') records as ``(id, cosine)``.
+
+        Ids carry what a search needs (``report:seq`` for chunks, ``report:seq:n`` for sentences),
+        so no metadata is read: that costs Chroma three times the nearest-neighbour search itself.
+        """
         col = self.chunks if which == "chunks" else self.sentences
         where = None
         if report_ids is not None:
-            where = {"report_id": {"$in": list(report_ids)}} if len(report_ids) > 1 else (
-                {"report_id": report_ids[0]} if report_ids else None)
             if not report_ids:
                 return []
-        got = col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances", "metadatas"])
-        # A row deleted while the query ran can come back without its metadata: skip it.
-        return [
-            (i, 1.0 - float(d), m)
-            for i, d, m in zip(got["ids"][0], got["distances"][0], got["metadatas"][0], strict=True)
-            if m is not None
-        ]
+            where = {"report_id": {"$in": list(report_ids)}} if len(report_ids) > 1 else {"report_id": report_ids[0]}
+        got = col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     def get(self, which: str, ids: Sequence[str], *, embeddings: bool = False, documents: bool = False,
             ) -> dict[str, tuple[dict[str, Any], Any, Any]]:
