@@ -7,45 +7,28 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .keyword import KeywordIndex, coverage, tokenize
+from .keyword import tokenize
 from .search import Hit
-from .store import Catalog, Store
+from .store import Catalog
 from .types import Passage
 
 QUOTE_MAX = 400
 # A quote this short (a heading, "Xi agreed.") is joined with its better neighbour when both fit.
 SHORT_QUOTE = 80
-# Weight of query-term coverage next to sentence cosine when picking the quote.
-LEXICAL_WEIGHT = 0.35
 _WORD = re.compile(r"\S+")
 
 
-def build_passages(
-    store: Store, catalog: Catalog, keyword: KeywordIndex, hits: Sequence[Hit], question: str, qvec: np.ndarray,
-) -> list[Passage]:
+def build_passages(catalog: Catalog, hits: Sequence[Hit], question: str) -> list[Passage]:
     """One passage per hit, with the sentence(s) that best answer the question as its quote."""
     if not hits:
         return []
-    chunks = {h.chunk_id: (h.meta, None, h.text) for h in hits if h.meta is not None}
-    sentence_ids = [f"{cid}:{n}" for cid, (meta, _, _) in chunks.items() for n in range(int(meta["n_sent"]))]
-    sentences = store.get("sentences", sentence_ids, embeddings=True)
     tokens = tokenize(question)
     out = []
     for hit in hits:
-        if hit.chunk_id not in chunks or hit.report_id not in catalog.reports:
+        if hit.meta is None or hit.report_id not in catalog.reports:
             continue
-        meta, _, text = chunks[hit.chunk_id]
-        start, end = int(meta["start"]), int(meta["end"])
-        spans, scores = [], []
-        for n in range(int(meta["n_sent"])):
-            got = sentences.get(f"{hit.chunk_id}:{n}")
-            if got is None:
-                continue
-            smeta, vec, _ = got
-            s, e = int(smeta["start"]), int(smeta["end"])
-            cos = float(np.dot(qvec, np.asarray(vec, dtype=np.float32)))
-            scores.append(cos + LEXICAL_WEIGHT * coverage(tokens, text[s - start:e - start], keyword))
-            spans.append((s, e))
+        start, end, text = int(hit.meta["start"]), int(hit.meta["end"]), hit.text
+        spans, scores = list(hit.sentences), list(hit.sentence_scores)
         q_start, q_end = pick_quote(text, start, spans, scores, tokens)
         rec = catalog.reports[hit.report_id]
         out.append(Passage(

@@ -12,7 +12,6 @@ from typing import Protocol
 
 import numpy as np
 
-
 # Refusal-gate parameters per model: weights of (best-sentence cosine, question coverage, chunk
 # cosine) and a bias of a logistic model; see bench/gate.py for how MiniLM's were fitted.
 Gate = tuple[tuple[float, float, float], float]

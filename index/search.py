@@ -33,6 +33,13 @@ W_CHUNK, W_SENTENCE, W_KEYWORD, W_COVERAGE = 0.30, 0.60, 0.10, 0.30
 # Chosen on tests/data/calibration_ontopic.jsonl (ISW), not on the reported ISW questions.
 W_DATE = 0.10
 PERIOD_DEPTH = 15
+# Weight of query-term coverage next to cosine in a sentence's score (which picks the quote).
+LEXICAL_WEIGHT = 0.35
+# Weight of the best sentence's score in the chunk's: a passage holding one sentence that answers
+# both in meaning and in words beats one that is merely about the subject.
+W_QUOTE = 0.0
+# Sentence vectors are fetched for this many leaders after the coverage re-rank.
+QUOTE_DEPTH = 8
 # Coverage needs chunk texts, so only this many first-stage leaders are re-ranked with it.
 RERANK_DEPTH = 24
 # Bump when what goes into the keyword index changes, so stale disk caches are not reused.
@@ -52,6 +59,9 @@ class Hit:
     coverage: float = 0.0
     meta: dict[str, Any] | None = None
     text: str = ""
+    quote_score: float = 0.0  # the best sentence's cosine + LEXICAL_WEIGHT x its coverage
+    sentences: tuple[tuple[int, int], ...] = ()  # absolute spans of the chunk's sentences
+    sentence_scores: tuple[float, ...] = ()  # and each one's cosine + LEXICAL_WEIGHT x coverage
 
 
 class Searcher:
@@ -169,12 +179,42 @@ class Searcher:
             if h.chunk_id not in got:  # deleted between query and fetch
                 continue
             meta, _, text = got[h.chunk_id]
-            cov = coverage(tokens, text, keyword)
+            cov = coverage(tokens, text or "", keyword)
             date = catalog.reports[h.report_id].date
             bonus = W_DATE if any(w.contains(date) for w in periods) else 0.0
             reranked.append(replace(h, score=h.score + W_COVERAGE * cov + bonus, coverage=cov, meta=meta, text=text or ""))
         reranked.sort(key=lambda h: -h.score)
-        return reranked[:depth], catalog
+
+        # The finalists' sentences: each one's score picks the passage's quote, and the best adds
+        # to the passage's own score.
+        finalists = reranked[:max(depth, QUOTE_DEPTH)]
+        rows = self.store.get("sentences", [f"{h.chunk_id}:{n}" for h in finalists
+                                            for n in range(int(h.meta["n_sent"]))], embeddings=True)  # type: ignore[index]
+        scored = []
+        for h in finalists:
+            spans, scores = sentence_scores(h.chunk_id, h.meta or {}, h.text, rows, qvec, tokens, keyword)
+            best = max(scores, default=0.0)
+            scored.append(replace(h, score=h.score + W_QUOTE * best, quote_score=best, sentences=spans,
+                                  sentence_scores=scores))
+        scored.sort(key=lambda h: -h.score)
+        return scored[:depth], catalog
+
+
+def sentence_scores(chunk_id: str, meta: dict[str, Any], text: str, rows: dict[str, Any], qvec: np.ndarray,
+                    tokens: list[str], keyword: KeywordIndex) -> tuple[tuple[tuple[int, int], ...], tuple[float, ...]]:
+    """Each stored sentence of a chunk: its absolute span, and cosine + LEXICAL_WEIGHT x its coverage."""
+    base = int(meta["start"])
+    spans, scores = [], []
+    for n in range(int(meta["n_sent"])):
+        row = rows.get(f"{chunk_id}:{n}")
+        if row is None:
+            continue
+        smeta, vec, _ = row
+        s, e = int(smeta["start"]), int(smeta["end"])
+        cos = float(np.dot(qvec, np.asarray(vec, dtype=np.float32)))
+        spans.append((s, e))
+        scores.append(cos + LEXICAL_WEIGHT * coverage(tokens, text[s - base:e - base], keyword))
+    return tuple(spans), tuple(scores)
 
 
 def report_of(chunk_id: str) -> str:

@@ -6,8 +6,8 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import math
 import logging
+import math
 import os
 import statistics
 import threading
@@ -94,8 +94,7 @@ class Briefbot:
             qvec = self.encoder.encode(question)
             for _ in range(SEARCH_ATTEMPTS):
                 hits, catalog = self.searcher.search(question, filters or Filters(), offset + k, qvec)
-                keyword = self.searcher.keyword_index(catalog)
-                passages = build_passages(self.store, catalog, keyword, hits[:offset + k], question, qvec)
+                passages = build_passages(catalog, hits[:offset + k], question)
                 # A commit or forget during the search may have deleted vectors of the catalog's
                 # reports mid-query: search again at the new generation rather than miss them.
                 if self.store.generation() == catalog.generation:
