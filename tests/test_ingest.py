@@ -9,7 +9,7 @@ import pytest
 
 from index import Briefbot, LoadError, NotFound
 from index.load import load_bytes
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, check_consistent
 from tests.helpers import check_verbatim, write_docx, write_md, write_pdf
 
 GOOD = (
@@ -174,3 +174,25 @@ def test_text_date_from_file_name(tmp_path: Path) -> None:
 def test_undecodable_bytes_are_refused() -> None:
     with pytest.raises(LoadError, match="binary|undecodable"):
         load_bytes(b"\x00\xff\xfe\x00" * 500, "x.txt")
+
+
+@pytest.mark.parametrize("group", [1, 10_000])
+def test_batched_encoding_keeps_input_order_and_every_report(service: Briefbot, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch, group: int) -> None:
+    """Reports are embedded in groups; items still come back in input order, each report whole."""
+    import index.service
+
+    monkeypatch.setattr(index.service, "ENCODE_GROUP", group)
+    paths = []
+    for n in range(6):
+        if n == 3:
+            bad = tmp_path / "d3-bad.pdf"
+            bad.write_bytes(b"%PDF-1.4 broken")
+            paths.append(bad)
+        else:
+            paths.append(write_md(tmp_path / f"d{n}.md", GOOD.replace("grain", f"grain lot {n}"), title=f"Lot {n}"))
+    summary = service.ingest([str(p) for p in paths])
+    assert [Path(i.source).name for i in summary.items] == [p.name for p in paths]
+    assert [i.status for i in summary.items] == ["new", "new", "new", "failed", "new", "new"]
+    check_consistent(service)
+    assert {r.title for r in service.sources()} == {f"Lot {n}" for n in range(6) if n != 3}
