@@ -3,7 +3,7 @@
     python -m bench.gate SQUAD_STORE ISW_STORE
 
 Positives: answerable SQuAD TUNING-split questions about in-store articles, and
-tests/data/calibration_ontopic.jsonl over ISW. Negatives: SQuAD TUNING-split questions about the
+tests/data/calibration_ontopic.jsonl and tuning_ontopic.jsonl over ISW. Negatives: SQuAD TUNING-split questions about the
 five held-out articles, and tests/data/calibration_offtopic.jsonl. Fits a logistic model on
 (best-sentence cosine, question coverage, chunk cosine) and prints the threshold table.
 """
@@ -18,7 +18,9 @@ import numpy as np
 
 from index import Briefbot, Filters, Settings
 
-from .tune import SQUAD, tuning
+from .squad import split_of
+
+SQUAD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad2-dev"
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
@@ -47,7 +49,7 @@ def main(squad_store: str, isw_store: str, n: int = 500) -> None:
     arts = sorted(json.loads(line)["id"] for line in (SQUAD / "articles.jsonl").read_text().splitlines())
     held = set(arts[-5:])
     qs = [json.loads(line) for line in (SQUAD / "questions.jsonl").read_text().splitlines()]
-    qs = [q for q in qs if q["answerable"] and tuning(q["id"])]
+    qs = [q for q in qs if q["answerable"] and split_of(q["id"]) == "tuning"]
     rng = np.random.default_rng(11)
     pos = [q["question"] for q in qs if q["article"] not in held]
     pos = [pos[i] for i in rng.choice(len(pos), n, replace=False)]
@@ -59,7 +61,7 @@ def main(squad_store: str, isw_store: str, n: int = 500) -> None:
     sets = {
         "squad_in": (np.array([features(squad, q) for q in pos]), 1),
         "squad_out": (np.array([features(squad, q) for q in neg]), 0),
-        "isw_on": (np.array([features(isw, q) for q in load("calibration_ontopic.jsonl")]), 1),
+        "isw_on": (np.array([features(isw, q) for q in load("calibration_ontopic.jsonl") + load("tuning_ontopic.jsonl")]), 1),
         "isw_off": (np.array([features(isw, q) for q in load("calibration_offtopic.jsonl")]), 0),
     }
     np.savez("/tmp/gate_features.npz", **{k: v[0] for k, v in sets.items()})

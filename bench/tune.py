@@ -1,15 +1,17 @@
-"""Tune fusion weights and the refusal gate on the TUNING splits only (never the reported ones).
+"""Tune the fusion weights on tuning data only (never on the questions results are reported on).
 
-    python -m bench.tune STORE_DIR      # a store holding the SQuAD in-store articles
+    python -m bench.tune SQUAD_STORE ISW_STORE
 
-Collects, per TUNING question, every candidate chunk's three retriever scores once, then re-ranks
-offline for each weight setting; prints hit@1/hit@5 per setting and the support distributions of
-answerable TUNING questions against held-out-article questions (the refusal calibration data).
+SQUAD_STORE holds the SQuAD in-store articles (``bench.squad.ingest``), ISW_STORE the ISW
+assessments and the sample. Tuning questions: 800 sampled SQuAD TUNING-split questions (id hash
+even) and tests/data/calibration_ontopic.jsonl + tuning_ontopic.jsonl over ISW. Every candidate's
+features are collected once; each weight setting is then replayed offline through the same three
+stages as ``index.search`` (first-stage fusion, coverage re-rank of the leaders plus BM25's best,
+sentence scores for the finalists) and the settings are printed best first.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import sys
@@ -18,92 +20,81 @@ from pathlib import Path
 import numpy as np
 
 from index import Briefbot, Filters, Settings
-from index import search as search_mod
-from index.keyword import tokenize
+from index import search as S
+from index.when import windows
 
-SQUAD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad2-dev"
+from . import squad
+from .common import norm
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+GRID = itertools.product([0, 0.15, 0.3, 0.45], [0.3, 0.6, 0.9], [0, 0.1, 0.2], [0, 0.15, 0.3, 0.5], [0.1],
+                         [0, 0.3, 0.6, 1.0])
 
 
-def tuning(qid: str) -> bool:
-    return int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 2 == 0
+def collect(svc: Briefbot, questions: list[tuple[str, object]], good: object) -> list[np.ndarray]:
+    """Per question, one row per candidate: (chunk, sentence, bm25, coverage, date, quote, is-gold)."""
+    S.RERANK_DEPTH, S.QUOTE_DEPTH, S.W_QUOTE = 400, 400, 0.0
+    out = []
+    for text, gold in questions:
+        hits, cat = svc.searcher.search(text, Filters(), 400)
+        periods = windows(text)
+        out.append(np.array([(h.chunk_cos, h.sentence_cos, h.keyword, h.coverage,
+                              float(any(w.contains(cat.reports[h.report_id].date) for w in periods)),
+                              h.quote_score, float(good(h, gold))) for h in hits]))  # type: ignore[operator]
+    return out
 
 
-def main(store: str, limit: int = 1500) -> None:
-    svc = Briefbot(Settings(store=Path(store), _env_file=None))
-    arts = {a["id"]: a for a in map(json.loads, (SQUAD / "articles.jsonl").read_text().splitlines())}
-    held = set(sorted(arts)[-5:])
-    catalog = svc.store.snapshot()
-    by_title = {rec.title: rid for rid, rec in catalog.reports.items()}
-    spans: dict[tuple[str, int], tuple[str, int, int]] = {}
-    for aid, art in arts.items():
-        if aid in held:
+def replay(rows: list[np.ndarray], w: tuple[float, ...], rerank: int, keyword: int, finalists: int,
+           ) -> tuple[float, float]:
+    """hit@1 and hit@5 of one weight setting through the three stages."""
+    wv = np.array(w)
+    h1 = h5 = 0
+    for r in rows:
+        if not len(r):
             continue
-        rid = by_title[art["title"]]
-        text = svc.store.canonical_text(rid) or ""
-        pos = 0
-        for n, para in enumerate(art["paragraphs"]):
-            probe = " ".join(para.split())[:60]
-            at = text.find(probe, pos)
-            if at >= 0:
-                spans[(aid, n)] = (rid, at, at + len(" ".join(para.split())))
-                pos = at
-    qs = [json.loads(line) for line in (SQUAD / "questions.jsonl").read_text().splitlines()]
-    qs = [q for q in qs if q["answerable"] and tuning(q["id"])]
-    rng = np.random.default_rng(7)
-    inside = [q for q in qs if q["article"] not in held]
-    inside = [inside[i] for i in rng.choice(len(inside), size=min(limit, len(inside)), replace=False)]
-    outside = [q for q in qs if q["article"] in held][:limit // 2]
-
-    defaults = (search_mod.W_CHUNK, search_mod.W_SENTENCE, search_mod.W_KEYWORD, search_mod.W_COVERAGE,
-                search_mod.RERANK_DEPTH)
-    search_mod.W_CHUNK, search_mod.W_SENTENCE, search_mod.W_KEYWORD, search_mod.W_COVERAGE = 1 / 3, 1 / 3, 1 / 3, 0.0
-    search_mod.RERANK_DEPTH = 60
-    rows = []
-    for q in inside:
-        qvec = svc.embedder.embed([q["question"]])[0]
-        hits, _ = svc.searcher.search(q["question"], Filters(), 60, qvec)
-        gold = spans.get((q["article"], q["paragraph"]))
-        chunks = svc.store.get("chunks", [h.chunk_id for h in hits], documents=True)
-        good = []
-        cov = [h.coverage for h in hits]
-        for h in hits:
-            meta, _, text = chunks[h.chunk_id]
-            ok = bool(gold and gold[0] == h.report_id and meta["start"] < gold[2] and meta["end"] > gold[1]
-                      and any(a.lower() in text.lower() for a in q["answers"]))
-            good.append(ok)
-        rows.append((np.array([[h.chunk_cos, h.sentence_cos, h.keyword, c] for h, c in zip(hits, cov)]), np.array(good)))
-    grid = [(a / 10, b / 10, round(1 - a / 10 - b / 10, 1), d / 10) for a, b, d in itertools.product(range(11), repeat=3) if a + b <= 10 and d <= 5]
-    for w in grid:
-        h1 = h5 = 0
-        for feats, good in rows:
-            order = np.argsort(-(feats @ np.array(w)))
-            h1 += bool(good[order[:1]].any())
-            h5 += bool(good[order[:5]].any())
-        print(f"weights {w}: hit@1 {h1 / len(rows):.3f} hit@5 {h5 / len(rows):.3f}")
-
-    (search_mod.W_CHUNK, search_mod.W_SENTENCE, search_mod.W_KEYWORD, search_mod.W_COVERAGE,
-     search_mod.RERANK_DEPTH) = defaults
-    ins = np.array([gate_features(svc, q["question"]) for q in inside[:600]])
-    outs = np.array([gate_features(svc, q["question"]) for q in outside])
-    np.savez("/tmp/gate_squad.npz", ins=ins, outs=outs)
-    for t in np.arange(0.30, 0.70, 0.02):
-        print(f"threshold {t:.2f}: false refusals {np.mean(ins[:, 0] < t):.3f}  held-out refused {np.mean(outs[:, 0] < t):.3f}")
+        first = list(np.argsort(-(r[:, :3] @ wv[:3]), kind="stable")[:rerank])
+        first += [i for i in np.argsort(-r[:, 2], kind="stable")[:keyword] if i not in first and r[i, 2] > 0]
+        r = r[first]
+        r = r[np.argsort(-(r[:, :5] @ wv[:5]), kind="stable")[:finalists]]
+        g = r[np.argsort(-(r[:, :6] @ wv), kind="stable"), 6]
+        h1 += bool(g[0])
+        h5 += bool(g[:5].any())
+    return h1 / len(rows), h5 / len(rows)
 
 
-def gate_features(svc: Briefbot, question: str) -> list[float]:
-    """[current support, sentence cos, chunk cos, coverage, bm25 top raw, share of query idf unknown]."""
-    qvec = svc.embedder.embed([question])[0]
-    hits, cat = svc.searcher.search(question, Filters(), 1, qvec)
-    if not hits:
-        return [0.0] * 6
-    kw = svc.searcher.keyword_index(cat)
-    tokens = tokenize(question)
-    cov = hits[0].coverage
-    raw = float(kw.scores(tokens).max()) if tokens else 0.0
-    total = sum(kw.idf(t) for t in set(tokens)) or 1.0
-    unknown = sum(kw.idf(t) for t in set(tokens) if t not in kw._df) / total
-    return [hits[0].sentence_cos + 0.35 * cov, hits[0].sentence_cos, hits[0].chunk_cos, cov, raw, unknown]
+def main(squad_store: str, isw_store: str, n: int = 800) -> None:
+    sq = Briefbot(Settings(store=Path(squad_store), _env_file=None))
+    isw = Briefbot(Settings(store=Path(isw_store), _env_file=None), embedder=sq.embedder)
+    gold = squad.Gold.from_briefbot(sq)
+    qs = squad.questions("tuning")
+    qs = [qs[i] for i in np.random.default_rng(3).choice(len(qs), size=min(n, len(qs)), replace=False)]
+
+    def squad_good(h: S.Hit, q: squad.Question) -> bool:
+        spans = gold.spans.get(q.article)
+        span = spans[q.paragraph] if spans and q.paragraph < len(spans) else None
+        return bool(span and gold.keys.get(h.report_id) == q.article and h.meta
+                    and int(h.meta["start"]) < span[1] and span[0] < int(h.meta["end"])
+                    and any(a.casefold() in h.text.casefold() for a in q.answers))
+
+    def isw_good(h: S.Hit, evidence: list[str]) -> bool:
+        return any(e in norm(h.text) for e in evidence)
+
+    lines = [json.loads(x) for name in ("calibration_ontopic.jsonl", "tuning_ontopic.jsonl")
+             for x in (DATA / name).read_text().splitlines() if x.strip()]
+    sets = {
+        "squad": collect(sq, [(q.question, q) for q in qs], squad_good),
+        "isw": collect(isw, [(x["question"], [norm(e) for e in x["evidence"]]) for x in lines], isw_good),
+    }
+    stages = (60, 10, 12)
+    results = []
+    for w in GRID:
+        a, b = replay(sets["squad"], w, *stages), replay(sets["isw"], w, *stages)
+        results.append(((a[0] + b[0]) / 2 + (a[1] + b[1]) / 4, w, a, b))
+    results.sort(reverse=True)
+    print("weights (chunk, sentence, bm25, coverage, date, quote): SQuAD tuning hit@1/@5, ISW tuning hit@1/@5")
+    for _, w, a, b in results[:20]:
+        print(w, f"squad {a[0]:.3f}/{a[1]:.3f}", f"isw {b[0]:.3f}/{b[1]:.3f}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], *(int(a) for a in sys.argv[2:]))
+    main(sys.argv[1], sys.argv[2], *(int(a) for a in sys.argv[3:]))

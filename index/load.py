@@ -256,7 +256,7 @@ def _html(data: bytes, name: str) -> Document:
         )
     except Exception as exc:  # trafilatura raises assorted lxml errors on broken markup
         raise LoadError(f"{name}: unreadable HTML ({type(exc).__name__})") from exc
-    if doc is None or not getattr(doc, "text", None):
+    if doc is None or isinstance(doc, dict) or not doc.text:
         raise LoadError(f"{name}: no readable text in the HTML")
     text, _ = normalize.join([(None, normalize.paragraphs(doc.text, lines_are_paragraphs=True))])
     return Document(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -177,10 +178,11 @@ class Briefbot:
             return ref
         key = ref if ref.startswith(("http://", "https://")) else str(Path(ref).expanduser().resolve())
         if key in catalog.sources:
-            return str(catalog.sources[key]["report_id"])
+            found: str = catalog.sources[key]["report_id"]
+            return found
         matches = [rid for rid in catalog.visible if len(ref) >= 6 and rid.startswith(ref)]
         if len(matches) == 1:
-            return matches[0]
+            return str(matches[0])
         raise NotFound(f"No report with id or path {ref!r}.")
 
     # --- ingest ----------------------------------------------------------------------------------
@@ -213,7 +215,7 @@ class Briefbot:
             jobs: list[tuple[str, Callable[[], Raw]]] = []
             for ref in inputs:
                 if ref.startswith(("http://", "https://")):
-                    jobs.append((ref, lambda r=ref: self._fetch_url(r)))
+                    jobs.append((ref, functools.partial(self._fetch_url, ref)))
                     continue
                 path = Path(ref).expanduser()
                 if not path.exists():
@@ -223,7 +225,7 @@ class Briefbot:
                 if path.is_dir() and not files:
                     summary.items.append(IngestItem(ref, "failed", reason=f"{ref}: no supported files inside"))
                 for f in files:
-                    jobs.append((str(f.resolve()), lambda f=f: self._read_file(f)))
+                    jobs.append((str(f.resolve()), functools.partial(self._read_file, f)))
             results: list[IngestItem | None] = [None] * len(jobs)
             group: list[tuple[int, Prepared]] = []
 

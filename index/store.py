@@ -261,5 +261,5 @@ def _record(meta: dict[str, Any]) -> ReportRecord:
         date=meta.get("date") or None, url=meta.get("url") or None, path=meta.get("path") or None,
         chunks=int(meta.get("chunks", 0)), chars=int(meta.get("chars", 0)),
         added_at=float(meta.get("added_at", 0.0)),
-        pages=tuple(tuple(p) for p in json.loads(meta.get("pages") or "[]")),  # type: ignore[misc]
+        pages=tuple(tuple(p) for p in json.loads(meta.get("pages") or "[]")),
     )
