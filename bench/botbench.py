@@ -50,6 +50,7 @@ async def _session(store: Path, work: Path, questions: Sequence[str], *, chats: 
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFBOT_")}
     env.update(BRIEFBOT_TELEGRAM_TOKEN=TOKEN, BRIEFBOT_TELEGRAM_API_URL=fake.url, BRIEFBOT_STORE=str(store),
                BRIEFBOT_ALLOWED_USERS=",".join(map(str, users)), BRIEFBOT_RATE_LIMIT="1000",
+               BRIEFBOT_QUESTION_CACHE="0",  # every question pays for its embedding, in both rounds
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
     cwd = work / f"bot-{tag}"
     cwd.mkdir(exist_ok=True)  # an empty directory: no stray .env is read

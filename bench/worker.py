@@ -119,7 +119,8 @@ def stored_texts(svc: Any) -> tuple[list[str], list[str]]:
 def _open_briefbot(a: argparse.Namespace) -> Any:
     from index import Briefbot, Settings
 
-    kw: dict[str, Any] = {"store": Path(a.store or "/nonexistent"), "_env_file": None}
+    # No question-vector cache: every timed question pays for its embedding, as plain LangChain's does.
+    kw: dict[str, Any] = {"store": Path(a.store or "/nonexistent"), "_env_file": None, "question_cache": 0}
     if a.port:
         kw.update(chroma_host="127.0.0.1", chroma_port=a.port, cache_dir=Path(a.cache))
     return Briefbot(Settings(**kw))

@@ -115,10 +115,9 @@ class QuestionEncoder:
     calls come one at a time). Recent questions are cached: "More" and repeated questions skip the model.
     """
 
-    CACHE = 512
-
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, cache: int = 512) -> None:
         self.embedder = embedder
+        self.cache_size = cache
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
         self._busy = False
@@ -147,9 +146,9 @@ class QuestionEncoder:
                     self._cond.acquire()
                 for n, b in enumerate(batch):
                     b.vector, b.error, b.done = (None if vectors is None else vectors[n]), error, True
-                    if vectors is not None:
+                    if vectors is not None and self.cache_size:
                         self._cache[b.text] = vectors[n]
-                while len(self._cache) > self.CACHE:
+                while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
                 self._busy = False
                 self._cond.notify_all()

@@ -63,7 +63,7 @@ class Briefbot:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None, client: Any = None) -> None:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings.model)
-        self.encoder = QuestionEncoder(self.embedder)
+        self.encoder = QuestionEncoder(self.embedder, cache=settings.question_cache)
         self.store = Store(client if client is not None else make_client(settings), settings.collection_prefix)
         cache = settings.cache_dir or (None if settings.server_mode else settings.store / "cache")
         self.searcher = Searcher(self.store, self.embedder, cache)

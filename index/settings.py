@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     # --- answers -------------------------------------------------------------------------------
     top_k: int = Field(3, ge=1, le=20, description="Passages per answer.")
     max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused with a reason.")
+    question_cache: int = Field(512, ge=0, description="Recent question vectors kept (\"More\" and repeats skip the model); 0: none.")
     min_support: float | None = Field(
         None, description="Override of the refusal gate's probability threshold (0..1); leave unset normally."
     )

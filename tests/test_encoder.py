@@ -75,10 +75,9 @@ def test_a_failed_pass_fails_its_callers_and_the_next_pass_works() -> None:
     assert encoder.encode("bad question").shape == (model.dim,)  # failures are not cached
 
 
-@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("n", [0, 1, 3])
 def test_cache_is_bounded(n: int) -> None:
-    encoder = QuestionEncoder(HashEmbedder())
-    encoder.CACHE = n  # type: ignore[misc]
+    encoder = QuestionEncoder(HashEmbedder(), cache=n)
     for i in range(10):
         encoder.encode(f"question {i}")
     assert len(encoder._cache) == n
