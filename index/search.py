@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import threading
@@ -196,8 +197,11 @@ class Searcher:
         # The finalists' sentences: each one's score picks the passage's quote, and the best adds
         # to the passage's own score.
         finalists = reranked[:max(depth, QUOTE_DEPTH)]
+        # Chunks written since spans moved into chunk metadata need only the sentence vectors (half
+        # the cost of reading sentence metadata too); older stores still read their spans.
         rows = self.store.get("sentences", [f"{h.chunk_id}:{n}" for h in finalists
-                                            for n in range(int(h.meta["n_sent"]))], embeddings=True)  # type: ignore[index]
+                                            for n in range(int(h.meta["n_sent"]))],  # type: ignore[index]
+                              embeddings=True, metadatas=not all("sents" in (h.meta or {}) for h in finalists))
         scored = []
         for h in finalists:
             spans, scores = sentence_scores(h.chunk_id, h.meta or {}, h.text, rows, qvec, tokens, keyword)
@@ -212,13 +216,14 @@ def sentence_scores(chunk_id: str, meta: dict[str, Any], text: str, rows: dict[s
                     tokens: list[str], keyword: KeywordIndex) -> tuple[tuple[tuple[int, int], ...], tuple[float, ...]]:
     """Each stored sentence of a chunk: its absolute span, and cosine + LEXICAL_WEIGHT x its coverage."""
     base = int(meta["start"])
+    stored = json.loads(meta["sents"]) if "sents" in meta else None
     spans, scores = [], []
     for n in range(int(meta["n_sent"])):
         row = rows.get(f"{chunk_id}:{n}")
         if row is None:
             continue
         smeta, vec, _ = row
-        s, e = int(smeta["start"]), int(smeta["end"])
+        s, e = (int(stored[n][0]), int(stored[n][1])) if stored else (int(smeta["start"]), int(smeta["end"]))
         cos = float(np.dot(qvec, np.asarray(vec, dtype=np.float32)))
         spans.append((s, e))
         scores.append(cos + LEXICAL_WEIGHT * coverage(tokens, text[s - base:e - base], keyword))

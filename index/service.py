@@ -347,7 +347,8 @@ class Briefbot:
         chunk_rows = []
         for seq, c in enumerate(chunks):
             row: dict[str, Any] = {"report_id": rid, "seq": seq, "start": c.start, "end": c.end,
-                                   "n_sent": len(c.sentences), "date": date_int}
+                                   "n_sent": len(c.sentences), "date": date_int,
+                                   "sents": json.dumps([list(span) for span in c.sentences], separators=(",", ":"))}
             if (page := doc.page_at(c.start)) is not None:
                 row["page"] = page
             chunk_rows.append(row)

@@ -226,17 +226,19 @@ class Store:
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     def get(self, which: str, ids: Sequence[str], *, embeddings: bool = False, documents: bool = False,
-            ) -> dict[str, tuple[dict[str, Any], Any, Any]]:
-        """Records by id: ``{id: (metadata, embedding or None, document or None)}``."""
+            metadatas: bool = True) -> dict[str, tuple[dict[str, Any], Any, Any]]:
+        """Records by id: ``{id: (metadata or {}, embedding or None, document or None)}``."""
         if not ids:
             return {}
         col = self.chunks if which == "chunks" else self.sentences
-        include = ["metadatas"] + (["embeddings"] if embeddings else []) + (["documents"] if documents else [])
+        include = (["metadatas"] if metadatas else []) + (["embeddings"] if embeddings else []) + (
+            ["documents"] if documents else [])
         got = col.get(ids=list(ids), include=include)
+        metas = got.get("metadatas")
         embs = got.get("embeddings")
         docs = got.get("documents")
         return {
-            i: (got["metadatas"][n], None if embs is None else embs[n], None if docs is None else docs[n])
+            i: ({} if metas is None else metas[n], None if embs is None else embs[n], None if docs is None else docs[n])
             for n, i in enumerate(got["ids"])
         }
 
