@@ -98,8 +98,8 @@ def _windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
     sentence-final mark where the last fifth of the window has one, else after a space.
 
     sentencex takes time worse than quadratic in a piece without sentence ends (10,000 characters of
-    a hostile pattern: 0.3 s); no real paragraph is this long (ISW's longest is 2,457; 140 of 141 ISW and SQuAD texts split exactly as whole), so real
-    text goes to it whole and hostile text costs linear time.
+    a hostile pattern: 0.3 s). Real paragraphs rarely come near this (ISW's longest is 2,457; 140 of
+    141 ISW and SQuAD texts split exactly as when passed whole), and hostile text costs linear time.
     """
     out = []
     while end - start > SPLITTER_WINDOW:

@@ -316,9 +316,11 @@ class Briefbot:
                 return IngestItem(key, "unchanged", rid, rec.title, rec.chunks)
             self._drop_if_orphaned(old, rid)
             return IngestItem(key, "duplicate", rid, rec.title, rec.chunks)
-        if len(vectors) != len(prep.texts):  # prepared as a duplicate, then its copy was forgotten
-            vectors = self.embedder.embed(prep.texts)
-        chunk_count = self._write(doc, prep.chunks, vectors)
+        chunks = prep.chunks
+        if not chunks:  # prepared as a copy of a stored report that has gone since: chunk and embed it now
+            chunks = chunking.chunk_text(doc.text)
+            vectors = self.embedder.embed([doc.text[s:e] for c in chunks for s, e in c.sentences])
+        chunk_count = self._write(doc, chunks, vectors)
         record = {
             "report_id": rid, "title": doc.title[:300], "publisher": doc.publisher or "", "date": doc.date or "",
             "url": doc.url or "", "path": doc.path or "", "chunks": chunk_count, "chars": len(doc.text),
