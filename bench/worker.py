@@ -216,13 +216,13 @@ def cmd_build100k(a: argparse.Namespace) -> dict[str, Any]:
     """Copy the ISW store and add noisy copies of its reports until it holds ``target`` chunks.
 
     Writes briefbot's record layout directly (index/store.py): chunk and sentence vectors per
-    report, then one catalog write of report and source records and a new generation, which is
+    report, then one catalog write of report, text and source records and a new generation, which is
     what ``Store.commit`` does per report. The LangChain collection gets the same treatment.
     """
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from index.store import source_id
+    from index.store import Store, source_id
 
     cs = ChromaSettings(anonymized_telemetry=False)
     src = chromadb.PersistentClient(path=a.src, settings=cs)
@@ -232,7 +232,9 @@ def cmd_build100k(a: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     chunks = _all(src.get_collection(f"{p}_chunks"), ["embeddings", "documents", "metadatas"])
     sents = _all(src.get_collection(f"{p}_sentences"), ["embeddings", "metadatas"])
-    cat = src.get_collection(f"{p}_catalog").get(where={"kind": "report"}, include=["metadatas", "documents"])
+    src_store = Store(src, p)
+    cat = src.get_collection(f"{p}_catalog").get(where={"kind": "report"}, include=["metadatas"])
+    cat["documents"] = [src_store.canonical_text(m["report_id"]) for m in cat["metadatas"]]
     lc = _all(src.get_collection("langchain"), ["embeddings", "documents", "metadatas"])
 
     by_report_c: dict[str, list[int]] = defaultdict(list)
@@ -290,14 +292,15 @@ def cmd_build100k(a: argparse.Namespace) -> dict[str, Any]:
         copy += 1
     flush(force=True)
     # The commit: report and source records, then the generation that makes them visible.
-    for i in range(0, len(catalog_rows), 2000):
-        batch = catalog_rows[i:i + 2000]
+    for i in range(0, len(catalog_rows), 1500):
+        batch = catalog_rows[i:i + 1500]
         ids, metas, docs = [], [], []
         for rid, meta, text in batch:
             key = f"bench://copy/{rid}"
-            ids += [f"report:{rid}", source_id(key)]
-            metas += [dict(meta, kind="report"), {"kind": "source", "key": key, "report_id": rid, "raw_sha": rid}]
-            docs += [text, ""]
+            ids += [f"report:{rid}", f"text:{rid}", source_id(key)]
+            metas += [dict(meta, kind="report"), {"kind": "text", "report_id": rid},
+                      {"kind": "source", "key": key, "report_id": rid, "raw_sha": rid}]
+            docs += ["", text, ""]
         d_cat.upsert(ids=ids, embeddings=[[1.0]] * len(ids), metadatas=metas, documents=docs)
     d_cat.upsert(ids=["meta:generation"], embeddings=[[1.0]], metadatas=[{"kind": "meta", "value": os.urandom(16).hex()}],
                  documents=[""])

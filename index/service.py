@@ -212,6 +212,7 @@ class Briefbot:
         summary = IngestSummary()
         with self.writing():
             self.store.collect_garbage()  # leftovers of an ingest that crashed
+            self.store.upgrade()  # a store written by an older version
             jobs: list[tuple[str, Callable[[], Raw]]] = []
             for ref in inputs:
                 if ref.startswith(("http://", "https://")):

@@ -130,8 +130,10 @@ class Store:
 
     def canonical_text(self, report_id: str) -> str | None:
         """The canonical text of a report, or None when it is not stored."""
-        got = self.catalog.get(ids=[f"report:{report_id}"], include=["documents"])
-        return got["documents"][0] if got["ids"] else None
+        got = self.catalog.get(ids=[f"text:{report_id}", f"report:{report_id}"], include=["documents"])
+        # Stores written before texts got records of their own keep the text on the report record.
+        docs = {i: d for i, d in zip(got["ids"], got["documents"], strict=True) if d}
+        return docs.get(f"text:{report_id}", docs.get(f"report:{report_id}")) if got["ids"] else None
 
     # --- writing ---------------------------------------------------------------------------------
     def write_vectors(
@@ -171,9 +173,12 @@ class Store:
         ]
         docs = ["", ""]
         if text is not None:
-            ids.append(f"report:{record['report_id']}")
-            metas.append({"kind": "report", **record})
-            docs.append(text)
+            # The text has a record of its own: Chroma reads a record's document along with its
+            # metadata, so a text on the report record would make every catalog read load every
+            # report's text (~260 MB of transient memory at 4,000 reports).
+            ids += [f"report:{record['report_id']}", f"text:{record['report_id']}"]
+            metas += [{"kind": "report", **record}, {"kind": "text", "report_id": record["report_id"]}]
+            docs += ["", text]
         self.catalog.upsert(ids=ids, embeddings=[_DUMMY] * len(ids), metadatas=metas, documents=docs)
         self.catalog.delete(ids=[f"pending:{record['report_id']}"])
 
@@ -189,6 +194,28 @@ class Store:
             metadatas=[{"kind": "meta", "value": uuid.uuid4().hex}], documents=[""],
         )
 
+    def upgrade(self) -> int:
+        """Move report texts written by older versions onto records of their own; returns how many.
+
+        Texts are copied before the report records drop them, so a crash in between loses nothing.
+        """
+        have = set(self.catalog.get(where={"kind": "text"}, include=[])["ids"])
+        missing = [rid for rid in self.snapshot().reports if f"text:{rid}" not in have]
+        moved = 0
+        for i in range(0, len(missing), 200):
+            ids = [f"report:{rid}" for rid in missing[i:i + 200]]
+            got = self.catalog.get(ids=ids, include=["metadatas", "documents"])
+            rows = [(m, d) for m, d in zip(got["metadatas"], got["documents"], strict=True) if d]
+            if not rows:
+                continue
+            moved += len(rows)
+            self.catalog.upsert(ids=[f"text:{m['report_id']}" for m, _ in rows], embeddings=[_DUMMY] * len(rows),
+                                metadatas=[{"kind": "text", "report_id": m["report_id"]} for m, _ in rows],
+                                documents=[d for _, d in rows])
+            self.catalog.upsert(ids=[f"report:{m['report_id']}" for m, _ in rows], embeddings=[_DUMMY] * len(rows),
+                                metadatas=[m for m, _ in rows], documents=[""] * len(rows))
+        return moved
+
     def collect_garbage(self) -> list[str]:
         """Delete reports no source points at, and vectors of ingests that never committed."""
         cat = self.snapshot()
@@ -198,7 +225,7 @@ class Store:
         doomed += [m["report_id"] for m in pending["metadatas"] if m["report_id"] not in cat.reports]
         for rid in doomed:
             self.delete_vectors(rid)
-            self.catalog.delete(ids=[f"report:{rid}", f"pending:{rid}"])
+            self.catalog.delete(ids=[f"report:{rid}", f"text:{rid}", f"pending:{rid}"])
         if doomed:
             self._bump()
         return doomed

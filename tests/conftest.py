@@ -93,6 +93,8 @@ def check_consistent(service) -> None:  # type: ignore[no-untyped-def]
         assert n == catalog.reports[rid].chunks, f"report {rid} has {n} chunks, catalog says {catalog.reports[rid].chunks}"
     sent_rids = {m["report_id"] for m in _all_rows(store.sentences)[1]}
     assert sent_rids == visible, "orphan or missing sentence vectors"
+    texts = store.catalog.get(where={"kind": "text"}, include=["metadatas"])["metadatas"]
+    assert sorted(m["report_id"] for m in texts) == sorted(visible), "orphan or missing report texts"
     keyword = service.searcher.keyword_index(catalog)
     assert sorted(keyword.ids) == sorted(chunk_ids), "keyword index disagrees with Chroma"
 

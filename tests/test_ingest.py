@@ -38,6 +38,26 @@ def test_page_debris_is_never_stored(service: Briefbot) -> None:
     assert "more in section" not in text.lower()
 
 
+def test_store_of_an_older_layout_is_read_and_upgraded(service: Briefbot, tmp_path: Path) -> None:
+    # Older versions kept a report's text as the document of its report record.
+    service.ingest([str(SAMPLES)])
+    rid = service.sources()[0].report_id
+    text = service.store.canonical_text(rid)
+    cat = service.store.catalog
+    meta = cat.get(ids=[f"report:{rid}"], include=["metadatas"])["metadatas"][0]
+    cat.upsert(ids=[f"report:{rid}"], embeddings=[[1.0]], metadatas=[meta], documents=[text])
+    cat.delete(ids=[f"text:{rid}"])
+    assert service.store.canonical_text(rid) == text
+    assert "Xi praised Putin" in service.ask("What did Xi commit to?").passages[0].quote
+
+    service.ingest([str(write_md(tmp_path / "a.md", GOOD, title="Grain"))])  # an ingest upgrades the store
+    assert cat.get(ids=[f"report:{rid}"], include=["documents"])["documents"] == [""]
+    assert cat.get(ids=[f"text:{rid}"], include=["documents"])["documents"] == [text]
+    assert service.store.canonical_text(rid) == text
+    check_consistent(service)
+    assert service.store.upgrade() == 0
+
+
 def test_reingest_unchanged_is_a_noop(service: Briefbot, tmp_path: Path) -> None:
     src = write_md(tmp_path / "a.md", GOOD, title="Grain", date="2023-05-01")
     first = service.ingest([str(src)])
