@@ -55,7 +55,10 @@ class KeywordIndex:
 
     def __init__(self, ids: list[str], report_ids: list[str], bm25: bm25s.BM25 | None, doc_freq: dict[str, int]):
         self.ids = ids
-        self.report_ids = np.asarray(report_ids, dtype=object)
+        self.report_ids = list(report_ids)
+        # Each chunk's report as a small integer, so a set of reports becomes a chunk mask in O(chunks).
+        self._reports = {rid: n for n, rid in enumerate(dict.fromkeys(report_ids))}
+        self._report_of = np.fromiter((self._reports[r] for r in report_ids), dtype=np.int32, count=len(report_ids))
         self.position = {cid: n for n, cid in enumerate(ids)}
         self._bm25 = bm25
         self._df = doc_freq
@@ -87,6 +90,12 @@ class KeywordIndex:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
 
+    def in_reports(self, report_ids: set[str]) -> np.ndarray:
+        """A boolean mask over chunks: True where the chunk's report is in ``report_ids``."""
+        wanted = np.zeros(len(self._reports), dtype=bool)
+        wanted[[n for rid, n in self._reports.items() if rid in report_ids]] = True
+        return wanted[self._report_of]
+
     def idf(self, token: str) -> float:
         """Inverse document frequency of a token over chunks (BM25's smoothed form)."""
         n = len(self.ids)
@@ -101,7 +110,7 @@ class KeywordIndex:
         tmp.mkdir(parents=True)
         if self._bm25 is not None:
             self._bm25.save(str(tmp / "bm25"), show_progress=False)
-        (tmp / "meta.json").write_text(json.dumps({"ids": self.ids, "rids": list(self.report_ids), "df": self._df}))
+        (tmp / "meta.json").write_text(json.dumps({"ids": self.ids, "rids": self.report_ids, "df": self._df}))
         shutil.rmtree(directory, ignore_errors=True)
         tmp.rename(directory)
 

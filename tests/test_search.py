@@ -62,6 +62,26 @@ def test_filters(loaded: Briefbot) -> None:
     assert not nothing.answered and not nothing.passages
 
 
+def test_filters_agree_whether_chroma_or_the_deeper_search_applies_them(loaded: Briefbot,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Filters are applied to a deeper unfiltered search first, and go to Chroma's metadata filter
+    # only when that search holds too few allowed records; with a depth of 2 every filter here does.
+    asks = [("what happened", Filters(since="2023-02-01")), ("convoy ships grain", Filters(source="isw")),
+            ("Wagner Bakhmut Prigozhin", Filters(until="2023-02-20")),
+            ("What happened in Kharkiv in mid-February 2023?", Filters(source="isw"))]
+    def ranked() -> list[list[str]]:
+        return [[h.chunk_id for h in loaded.searcher.search(q, f, 5)[0]] for q, f in asks]
+
+    deep = ranked()
+    monkeypatch.setattr("index.search.PERIOD_FETCH", 2)
+    assert ranked() == deep
+    assert all(deep)
+    titles = {h.chunk_id: loaded.store.snapshot().reports[h.report_id].title
+              for q, f in asks for h in loaded.searcher.search(q, f, 5)[0]}
+    assert {titles[c] for c in deep[0]} <= {"Energy strikes", "Wagner in Bakhmut"}
+    assert "Grain deal" not in {titles[c] for c in deep[1] + deep[3]}
+
+
 def test_more_pages_through_passages(loaded: Briefbot) -> None:
     first = loaded.ask("energy drones outages", k=1)
     second = loaded.ask("energy drones outages", k=1, offset=1)
