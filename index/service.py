@@ -170,7 +170,8 @@ class Briefbot:
             info = self._info(catalog, rid)
             self.store.unlink(catalog.sources_of(rid))
             self.store.collect_garbage()
-            return info
+        self.refresh_keywords()
+        return info
 
     def _resolve(self, catalog: Any, ref: str) -> str:
         ref = ref.strip()
@@ -211,6 +212,7 @@ class Briefbot:
         """Ingest files, directories and URLs; a bad input is reported and the rest still lands."""
         summary = IngestSummary()
         with self.writing():
+            before = self.store.generation()
             self.store.collect_garbage()  # leftovers of an ingest that crashed
             self.store.upgrade()  # a store written by an older version
             jobs: list[tuple[str, Callable[[], Raw]]] = []
@@ -251,8 +253,10 @@ class Briefbot:
             if group:
                 flush()
             summary.items.extend(item for item in results if item is not None)
-            if progress:
-                progress("", len(jobs), len(jobs))
+        if self.store.generation() != before:
+            self.refresh_keywords()
+        if progress:
+            progress("", len(jobs), len(jobs))
         return summary
 
     def ingest_bytes(self, data: bytes, name: str, source_key: str, *, url: str | None = None) -> IngestItem:
@@ -260,8 +264,23 @@ class Briefbot:
         if len(data) > self.settings.max_file_mb * 1e6:
             return IngestItem(source_key, "failed", reason=f"{name}: over the {self.settings.max_file_mb:.0f} MB limit")
         with self.writing():
+            before = self.store.generation()
             got = self._prepare(source_key, lambda: Raw(data, name, None, url))
-            return got if isinstance(got, IngestItem) else self._finish(got, self.embedder.embed(got.texts))
+            item = got if isinstance(got, IngestItem) else self._finish(got, self.embedder.embed(got.texts))
+        if self.store.generation() != before:
+            self.refresh_keywords()
+        return item
+
+    def refresh_keywords(self) -> None:
+        """Bring the keyword index up to the store's new generation now (and save it to the cache).
+
+        The writer pays for the rebuild, so the next question, in this process or in one that
+        starts later and loads the cache, does not.
+        """
+        try:
+            self.searcher.keyword_index(self.store.snapshot())
+        except Exception:  # the write itself succeeded; the next question rebuilds instead
+            log.warning("keyword index refresh after a write failed", exc_info=True)
 
     def _read_file(self, path: Path) -> Raw:
         limit = int(self.settings.max_file_mb * 1e6)

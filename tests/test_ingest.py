@@ -9,6 +9,7 @@ import pytest
 
 from index import Briefbot, LoadError, NotFound
 from index.load import load_bytes
+from index.search import CACHE_VERSION
 from tests.conftest import SAMPLES, check_consistent
 from tests.helpers import check_verbatim, write_docx, write_md, write_pdf
 
@@ -68,6 +69,22 @@ def test_reingest_unchanged_is_a_noop(service: Briefbot, tmp_path: Path) -> None
     assert again.count("unchanged") == 1 and again.count("new") == 0
     assert service.store.counts() == counts
     assert service.store.generation() == gen  # nothing was written
+
+
+def test_writes_leave_the_keyword_index_ready_for_the_next_question(service: Briefbot, tmp_path: Path) -> None:
+    # The writer rebuilds the keyword index and caches it, so neither this process's next question
+    # nor a process started later (it loads the cache) pays for the rebuild.
+    cache = service.searcher.cache_dir
+    for write in (lambda: service.ingest([str(write_md(tmp_path / "a.md", GOOD, title="Grain"))]),
+                  lambda: service.ingest_bytes(b"Wheat prices in Egypt rose in March after the harvest failed.",
+                                               "b.txt", "upload:b"),
+                  lambda: service.forget(str(tmp_path / "a.md"))):
+        write()
+        gen = service.store.generation()
+        assert service.searcher._keyword is not None and service.searcher._keyword[0] == gen
+        assert [p.name for p in cache.glob("gen-*")] == [f"gen-{gen}-v{CACHE_VERSION}"]
+    again = service.ingest_bytes(b"Wheat prices in Egypt rose in March after the harvest failed.", "b.txt", "upload:b")
+    assert again.status == "unchanged" and service.store.generation() == gen
 
 
 def test_changed_file_replaces_old_version(service: Briefbot, tmp_path: Path) -> None:
