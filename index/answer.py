@@ -15,6 +15,11 @@ from .types import Passage
 QUOTE_MAX = 400
 # A quote this short (a heading, "Xi agreed.") is joined with its better neighbour when both fit.
 SHORT_QUOTE = 80
+# A neighbour scoring within this much of the best sentence joins the quote when both fit: reports
+# often name the subject in one sentence and give the answer in the next ("Zelensky condemned the
+# shelling. He called on…"). Chosen on tuning data only (ISW calibration + tuning questions, 600
+# SQuAD tuning-split questions): quote hit@1 0.477 -> 0.508 and 0.773 -> 0.798, +22 characters.
+JOIN_MARGIN = 0.2
 _WORD = re.compile(r"\S+")
 
 
@@ -47,12 +52,12 @@ def pick_quote(text: str, base: int, spans: list[tuple[int, int]], scores: list[
         return base, base + min(len(text), QUOTE_MAX)
     best = int(np.argmax(scores))
     s, e = spans[best]
-    if e - s < SHORT_QUOTE:
-        neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(spans)]
-        neighbours = [i for i in neighbours if max(e, spans[i][1]) - min(s, spans[i][0]) <= QUOTE_MAX]
-        if neighbours:
-            n = max(neighbours, key=lambda i: scores[i])
-            s, e = min(s, spans[n][0]), max(e, spans[n][1])
+    neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(spans)
+                  and max(e, spans[i][1]) - min(s, spans[i][0]) <= QUOTE_MAX
+                  and (e - s < SHORT_QUOTE or scores[i] >= scores[best] - JOIN_MARGIN)]
+    if neighbours:
+        n = max(neighbours, key=lambda i: scores[i])
+        s, e = min(s, spans[n][0]), max(e, spans[n][1])
     if e - s > QUOTE_MAX:
         s, e = best_window(text, base, s, e, tokens)
     return s, e
