@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import logging
 import tempfile
@@ -85,6 +87,7 @@ class Searcher:
         with self._lock:
             if self._keyword and self._keyword[0] == catalog.generation:
                 return self._keyword[1]
+            self._keyword = None  # not kept through the build: one index in memory at a time
             path = self.cache_dir / f"gen-{catalog.generation or 'empty'}-v{CACHE_VERSION}"
             index = KeywordIndex.load(path) if path.exists() else None
             if index is None:
@@ -96,6 +99,7 @@ class Searcher:
                     for cid, text, meta in self.store.iter_chunks()
                     if meta["report_id"] in visible
                 )
+                release_memory()  # the build's temporary token lists: ~270 MB at 100k chunks
                 try:
                     index.save(path)
                     for old in self.cache_dir.glob("gen-*"):
@@ -260,6 +264,12 @@ def _nearest(rows: list[tuple[str, float]], depth: int, allowed: set[str], in_pe
 def report_of(chunk_id: str) -> str:
     """The report id inside a chunk id (``report:seq``)."""
     return chunk_id.rsplit(":", 1)[0]
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the OS (glibc keeps it otherwise), so a rebuild's peak does not stay."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the process reuses it instead
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _rmtree(path: Path) -> None:

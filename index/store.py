@@ -25,6 +25,7 @@ from .settings import Settings
 # Chroma refuses batches over ~5,461 records per add; stay well under it.
 BATCH = 2000
 _DUMMY = [1.0]  # catalog records carry no meaningful vector
+CATALOG_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +120,20 @@ class Store:
         if self._snapshot is not None and self._snapshot.generation == gen:
             return self._snapshot
         cat = Catalog(generation=gen)
-        got = self.catalog.get(where={"kind": {"$in": ["report", "source"]}}, include=["metadatas"])
-        for meta in got["metadatas"]:
-            if meta["kind"] == "report":
-                cat.reports[meta["report_id"]] = _record(meta)
-            else:
-                cat.sources[meta["key"]] = dict(meta)
+        # Read in pages: Chroma's transient memory grows with the page (one read of 8,752 records
+        # costs ~120 MB of RSS that stays; pages of 500 cost ~30 MB, at 0.8 s instead of 0.35 s).
+        read = 0
+        while True:
+            got = self.catalog.get(where={"kind": {"$in": ["report", "source"]}}, include=["metadatas"],
+                                   limit=CATALOG_PAGE, offset=read)
+            for meta in got["metadatas"]:
+                if meta["kind"] == "report":
+                    cat.reports[meta["report_id"]] = _record(meta)
+                else:
+                    cat.sources[meta["key"]] = dict(meta)
+            read += len(got["ids"])
+            if len(got["ids"]) < CATALOG_PAGE:
+                break
         self._snapshot = cat
         return cat
 
@@ -269,7 +278,7 @@ class Store:
             for n, i in enumerate(got["ids"])
         }
 
-    def iter_chunks(self, page: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    def iter_chunks(self, page: int = 1000) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """Every stored chunk ``(id, text, metadata)``, paged (to rebuild the keyword index)."""
         offset = 0
         while True:

@@ -59,6 +59,17 @@ def test_store_of_an_older_layout_is_read_and_upgraded(service: Briefbot, tmp_pa
     assert service.store.upgrade() == 0
 
 
+def test_catalog_is_read_in_pages(service: Briefbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(5):
+        write_md(tmp_path / f"r{n}.md", f"Report number {n} says the convoy had {n + 3} ships.", title=f"R{n}")
+    service.ingest([str(tmp_path)])
+    whole = service.store.snapshot()
+    monkeypatch.setattr("index.store.CATALOG_PAGE", 2)
+    service.store._snapshot = None
+    paged = service.store.snapshot()
+    assert paged.reports == whole.reports and paged.sources == whole.sources and len(paged.reports) == 5
+
+
 def test_reingest_unchanged_is_a_noop(service: Briefbot, tmp_path: Path) -> None:
     src = write_md(tmp_path / "a.md", GOOD, title="Grain", date="2023-05-01")
     first = service.ingest([str(src)])
