@@ -14,6 +14,7 @@ import re
 import shutil
 from array import array
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from pathlib import Path
 
@@ -95,7 +96,7 @@ class KeywordIndex:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
 
-    def in_reports(self, report_ids: set[str]) -> np.ndarray:
+    def in_reports(self, report_ids: AbstractSet[str]) -> np.ndarray:
         """A boolean mask over chunks: True where the chunk's report is in ``report_ids``."""
         wanted = np.zeros(len(self._reports), dtype=bool)
         wanted[[n for rid, n in self._reports.items() if rid in report_ids]] = True

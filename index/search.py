@@ -8,6 +8,7 @@ import json
 import logging
 import tempfile
 import threading
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ class Searcher:
             self._keyword = (catalog.generation, index)
             return index
 
-    def allowed(self, catalog: Catalog, filters: Filters) -> set[str]:
+    def allowed(self, catalog: Catalog, filters: Filters) -> AbstractSet[str]:
         """Visible report ids that pass the date and source filters."""
         visible = catalog.visible
         if not filters.active:
@@ -128,7 +129,7 @@ class Searcher:
             out.add(rid)
         return out
 
-    def _nearest(self, which: str, qvec: np.ndarray, depth: int, allowed: set[str], focus: set[str],
+    def _nearest(self, which: str, qvec: np.ndarray, depth: int, allowed: AbstractSet[str], focus: AbstractSet[str],
                  restrict: list[str] | None) -> dict[str, float]:
         """The ``depth`` nearest records of allowed reports, plus the PERIOD_DEPTH nearest of ``focus``.
 
@@ -245,7 +246,7 @@ def sentence_scores(chunk_id: str, meta: dict[str, Any], text: str, rows: dict[s
     return tuple(spans), tuple(scores)
 
 
-def _nearest(rows: list[tuple[str, float]], depth: int, allowed: set[str], in_period: set[str],
+def _nearest(rows: list[tuple[str, float]], depth: int, allowed: AbstractSet[str], in_period: AbstractSet[str],
              ) -> dict[str, float]:
     """The first ``depth`` allowed rows, plus the first PERIOD_DEPTH of the period's reports."""
     out: dict[str, float] = {}

@@ -60,11 +60,14 @@ class Catalog:
     generation: str
     reports: dict[str, ReportRecord] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # source key -> record
+    _visible: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     @property
-    def visible(self) -> set[str]:
-        """Report ids a search may return."""
-        return {s["report_id"] for s in self.sources.values()} & self.reports.keys()
+    def visible(self) -> frozenset[str]:
+        """Report ids a search may return (computed once: a snapshot is not changed once read)."""
+        if self._visible is None:
+            self._visible = frozenset({s["report_id"] for s in self.sources.values()} & self.reports.keys())
+        return self._visible
 
     def sources_of(self, report_id: str) -> list[str]:
         """Source keys (paths or urls) that point at a report."""
