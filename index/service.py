@@ -253,8 +253,7 @@ class Briefbot:
             if group:
                 flush()
             summary.items.extend(item for item in results if item is not None)
-        if self.store.generation() != before:
-            self.refresh_keywords()
+        self.refresh_keywords(unless_at=before)
         if progress:
             progress("", len(jobs), len(jobs))
         return summary
@@ -267,17 +266,19 @@ class Briefbot:
             before = self.store.generation()
             got = self._prepare(source_key, lambda: Raw(data, name, None, url))
             item = got if isinstance(got, IngestItem) else self._finish(got, self.embedder.embed(got.texts))
-        if self.store.generation() != before:
-            self.refresh_keywords()
+        self.refresh_keywords(unless_at=before)
         return item
 
-    def refresh_keywords(self) -> None:
-        """Bring the keyword index up to the store's new generation now (and save it to the cache).
+    def refresh_keywords(self, *, unless_at: str | None = None) -> None:
+        """Bring the keyword index up to the store's generation now (and save it to the cache),
+        unless the generation is still ``unless_at`` (the write changed nothing).
 
         The writer pays for the rebuild, so the next question, in this process or in one that
         starts later and loads the cache, does not.
         """
         try:
+            if unless_at is not None and self.store.generation() == unless_at:
+                return
             self.searcher.keyword_index(self.store.snapshot())
         except Exception:  # the write itself succeeded; the next question rebuilds instead
             log.warning("keyword index refresh after a write failed", exc_info=True)
