@@ -171,3 +171,16 @@ def make_embedder(model: str | None) -> Embedder:
     if model == "hash":
         return HashEmbedder()
     return SentenceTransformerEmbedder(model)
+
+
+def chunk_vectors(sentence_vecs: np.ndarray, owners: np.ndarray, lengths: list[int], n: int) -> np.ndarray:
+    """A chunk's vector: the length-weighted mean of its sentence vectors, renormalised.
+
+    The model mean-pools token vectors, so a length-weighted mean of sentence vectors approximates
+    encoding the chunk whole, and it saves encoding every text twice (sentences are needed anyway
+    for quotes).
+    """
+    out = np.zeros((n, sentence_vecs.shape[1]), dtype=np.float32)
+    np.add.at(out, owners, sentence_vecs * np.asarray(lengths, dtype=np.float32)[:, None])
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms == 0, 1.0, norms)

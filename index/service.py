@@ -23,7 +23,7 @@ import numpy as np
 
 from . import chunk as chunking
 from .answer import build_passages
-from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, make_embedder
+from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, chunk_vectors, make_embedder
 from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy, StoreUnavailable
 from .fetch import fetch, kind_of
 from .load import Document, iter_files, load_bytes
@@ -378,19 +378,6 @@ class Briefbot:
         self.store.write_vectors(rid, chunk_rows, [doc.text[c.start:c.end] for c in chunks], chunk_vecs,
                                  sentence_rows, vectors)
         return len(chunks)
-
-
-def chunk_vectors(sentence_vecs: np.ndarray, owners: np.ndarray, lengths: list[int], n: int) -> np.ndarray:
-    """A chunk's vector: the length-weighted mean of its sentence vectors, renormalised.
-
-    The model mean-pools token vectors, so a length-weighted mean of sentence vectors approximates
-    encoding the chunk whole, and it saves encoding every text twice (sentences are needed anyway
-    for quotes).
-    """
-    out = np.zeros((n, sentence_vecs.shape[1]), dtype=np.float32)
-    np.add.at(out, owners, sentence_vecs * np.asarray(lengths, dtype=np.float32)[:, None])
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(norms == 0, 1.0, norms)
 
 
 @dataclass(frozen=True, slots=True)
