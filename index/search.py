@@ -191,12 +191,12 @@ class Searcher:
             s = sentences.get(cid, floor_sentence)
             k = keyword_hits.get(cid, 0.0)
             hits.append(Hit(cid, report_of(cid), W_CHUNK * c + W_SENTENCE * s + W_KEYWORD * k, c, s, k))
-        hits.sort(key=lambda h: -h.score)
+        hits.sort(key=rank_key)
         leaders = hits[:max(depth, RERANK_DEPTH)]
         # BM25's best always get the coverage re-rank, however the vectors rank them: a question
         # naming a rare unit or place is found by its words even where the embedding misses it.
         chosen = {h.chunk_id for h in leaders}
-        leaders += [h for h in sorted(hits, key=lambda h: -h.keyword)[:KEYWORD_LEADERS]
+        leaders += [h for h in sorted(hits, key=lambda h: (-h.keyword, h.chunk_id))[:KEYWORD_LEADERS]
                     if h.keyword > 0 and h.chunk_id not in chosen]
         got = self.store.get("chunks", [h.chunk_id for h in leaders], documents=True)
         reranked = []
@@ -208,7 +208,7 @@ class Searcher:
             date = catalog.reports[h.report_id].date
             bonus = W_DATE if any(w.contains(date) for w in periods) else 0.0
             reranked.append(replace(h, score=h.score + W_COVERAGE * cov + bonus, coverage=cov, meta=meta, text=text or ""))
-        reranked.sort(key=lambda h: -h.score)
+        reranked.sort(key=rank_key)
 
         # The finalists' sentences: each one's score picks the passage's quote, and the best adds
         # to the passage's own score.
@@ -224,8 +224,14 @@ class Searcher:
             best = max(scores, default=0.0)
             scored.append(replace(h, score=h.score + W_QUOTE * best, quote_score=best, sentences=spans,
                                   sentence_scores=scores))
-        scored.sort(key=lambda h: -h.score)
+        scored.sort(key=rank_key)
         return scored[:depth], catalog
+
+
+def rank_key(hit: Hit) -> tuple[float, float, str]:
+    """Best score first; ties (chunks found by one retriever share its floor scores) broken by
+    keyword score, then chunk id, so a question ranks the same in every process whatever its hash seed."""
+    return (-hit.score, -hit.keyword, hit.chunk_id)
 
 
 def sentence_scores(chunk_id: str, meta: dict[str, Any], text: str, rows: dict[str, Any], qvec: np.ndarray,
