@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from difflib import SequenceMatcher
 
 import numpy as np
 
@@ -20,7 +21,13 @@ SHORT_QUOTE = 80
 # shelling. He called on…"). Chosen on tuning data only (ISW calibration + tuning questions, 600
 # SQuAD tuning-split questions): quote hit@1 0.477 -> 0.508 and 0.773 -> 0.798, +22 characters.
 JOIN_MARGIN = 0.2
+# A quote whose words run, in order, through this share of an already-shown quote (or that quote
+# through this share of it) repeats it: "Key Takeaways" lines restate a sentence with a heading or a
+# date around it, while formulaic sentences naming different places ("… attacks northeast of
+# Bakhmut" / "… southwest of Kreminna") share well under this.
+REPEAT_SHARE = 0.8
 _WORD = re.compile(r"\S+")
+_NON_WORD = re.compile(r"\W+")
 
 
 def build_passages(catalog: Catalog, hits: Sequence[Hit], question: str) -> list[Passage]:
@@ -80,3 +87,35 @@ def best_window(text: str, base: int, start: int, end: int, tokens: Sequence[str
         total -= hits[i] if j > i else 0
         j = max(j, i + 1)
     return best_span
+
+
+def distinct(passages: Sequence[Passage]) -> list[Passage]:
+    """Passages in rank order, without those that would show a reader a quote shown already.
+
+    ISW-style reports repeat their own sentences (a "Key Takeaways" list restates the prose) and
+    daily reports repeat each other's; the same sentence twice tells a reader nothing, so that slot
+    goes to the next passage instead.
+    """
+    kept: list[Passage] = []
+    shown: list[list[str]] = []
+    for p in passages:
+        words = _words(p.quote)
+        if words and any(repeats(words, other) for other in shown):
+            continue
+        kept.append(p)
+        shown.append(words)
+    return kept
+
+
+def repeats(a: Sequence[str], b: Sequence[str]) -> bool:
+    """True when one quote's words run, in order, through REPEAT_SHARE of the shorter quote."""
+    shorter = min(len(a), len(b))
+    if not shorter:
+        return False
+    run = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b)).size
+    return run >= REPEAT_SHARE * shorter
+
+
+def _words(text: str) -> list[str]:
+    """Lower-cased words, punctuation dropped, for comparing quotes."""
+    return _NON_WORD.sub(" ", text).casefold().split()

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import chunk as chunking
-from .answer import build_passages
+from .answer import build_passages, distinct
 from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, chunk_vectors, make_embedder
 from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy, StoreUnavailable
 from .fetch import fetch, kind_of
@@ -42,6 +42,8 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 # The weights belong to the embedding model (cosines mean different things under another model):
 # each embedder carries its own ``gate``; these are all-MiniLM-L6-v2's.
 MIN_SUPPORT = 0.5
+# Passages searched beyond the k shown, to fill the places of repeats that ``distinct`` drops.
+SPARE = 4
 # A search that raced a commit is repeated at the new generation, at most this many times in all.
 SEARCH_ATTEMPTS = 3
 # An ingest encodes the sentences of several reports in one model call once this many are waiting:
@@ -98,8 +100,8 @@ class Briefbot:
         try:
             qvec = self.encoder.encode(question)
             for _ in range(SEARCH_ATTEMPTS):
-                hits, catalog = self.searcher.search(question, filters or Filters(), offset + k, qvec)
-                passages = build_passages(catalog, hits[:offset + k], question)
+                hits, catalog = self.searcher.search(question, filters or Filters(), offset + k + SPARE, qvec)
+                passages = distinct(build_passages(catalog, hits, question))[:offset + k]
                 # A commit or forget during the search may have deleted vectors of the catalog's
                 # reports mid-query: search again at the new generation rather than miss them.
                 if self.store.generation() == catalog.generation:
