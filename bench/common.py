@@ -29,6 +29,9 @@ ISW_DIR = SHARED / "corpus" / "isw-assessments"
 SAMPLE = ROOT / "samples" / "putin-xi-isw-news.txt"
 ISW_QUESTIONS = ROOT / "tests" / "data" / "isw_questions.jsonl"
 OFFTOPIC_QUESTIONS = ROOT / "tests" / "data" / "offtopic_questions.jsonl"
+# A second set, written later by someone who had not seen the system's answers; never tuned on.
+ISW_QUESTIONS_B = ROOT / "tests" / "data" / "isw_questions_b.jsonl"
+OFFTOPIC_QUESTIONS_B = ROOT / "tests" / "data" / "offtopic_questions_b.jsonl"
 DOCS = ROOT / "docs"
 
 # Every system answers with this many passages, the baselines' similarity_search(k=5).
@@ -245,3 +248,16 @@ def wait_quiet(log: Callable[[str], None], max_wait: float, threshold: float = 0
             return c.cores
         log(f"other processes use {c.cores:.1f} cores; waiting for a quieter moment ...")
         time.sleep(5.0)
+
+
+def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, draws: int = 10_000, seed: int = 3,
+                     ) -> tuple[float, float, float]:
+    """Mean of ``a - b`` over paired questions and its 95% bootstrap interval."""
+    import numpy as np
+
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if not len(d):
+        return 0.0, 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), size=(draws, len(d)))].mean(axis=1)
+    return float(d.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))

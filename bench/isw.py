@@ -18,7 +18,18 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from .common import ISW_DIR, ISW_QUESTIONS, OFFTOPIC_QUESTIONS, SAMPLE, K, Ranked, norm, ranked_metrics
+from .common import (
+    ISW_DIR,
+    ISW_QUESTIONS,
+    ISW_QUESTIONS_B,
+    OFFTOPIC_QUESTIONS,
+    OFFTOPIC_QUESTIONS_B,
+    SAMPLE,
+    K,
+    Ranked,
+    norm,
+    ranked_metrics,
+)
 from .systems import Result, Source
 
 QUOTE_OVERLAP = 0.60
@@ -48,6 +59,14 @@ def corpus_files(quick: bool = False) -> list[Path]:
 def available() -> bool:
     """True when both question files exist."""
     return ISW_QUESTIONS.exists() and OFFTOPIC_QUESTIONS.exists()
+
+
+def question_sets() -> list[tuple[str, list[Question], list[tuple[str, str]]]]:
+    """``(name, questions, off-topic)`` for set A and, where its files exist, set B."""
+    sets = [("A", load_questions(), load_offtopic())]
+    if ISW_QUESTIONS_B.exists() and OFFTOPIC_QUESTIONS_B.exists():
+        sets.append(("B", load_questions(ISW_QUESTIONS_B), load_offtopic(OFFTOPIC_QUESTIONS_B)))
+    return sets
 
 
 def load_questions(path: Path = ISW_QUESTIONS) -> list[Question]:

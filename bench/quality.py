@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import isw, squad
+from .common import paired_bootstrap, ranked_metrics
 from .systems import (
     BM25System,
     BriefbotSystem,
@@ -99,13 +100,18 @@ def run_squad(work: Path, *, quick: bool, n: int | None, log: Log) -> dict[str, 
 
 
 def run_isw(work: Path, store: Path, files: Sequence[Path], *, log: Log) -> dict[str, Any]:
-    """Score the ISW questions and off-topic questions on the store the ingest worker built."""
+    """Score both ISW question sets and their off-topic questions on the store the ingest worker built.
+
+    ``systems`` holds the figures over both sets together; ``sets`` the same per set; ``margins`` the
+    paired bootstrap interval of briefbot minus each baseline (hit@1, hit@5) over both sets.
+    """
     svc = _briefbot(store)
     catalog = svc.store.snapshot()
     keys = {s["report_id"]: Path(key).name for key, s in catalog.sources.items()}
     names = {f.name for f in files}
-    qs = [q for q in isw.load_questions() if q.file is None or q.file in names]
-    off = isw.load_offtopic()
+    sets = [(name, [q for q in qs if q.file is None or q.file in names], off) for name, qs, off in isw.question_sets()]
+    qs = [q for _, set_qs, _ in sets for q in set_qs]
+    off = [o for _, _, set_off in sets for o in set_off]
     sources = isw.sources(files)
     chunks = split_sources(sources)
     systems = [
@@ -114,7 +120,9 @@ def run_isw(work: Path, store: Path, files: Sequence[Path], *, log: Log) -> dict
         BM25System("BM25 (1000-char chunks)", chunk_passages(chunks)),
         BM25System("BM25 (paragraphs)", paragraph_passages(sources)),
     ]
-    results = {}
+    results: dict[str, Any] = {}
+    per_set: dict[str, dict[str, Any]] = {name: {} for name, _, _ in sets}
+    ranks: dict[str, list[int]] = {}
     extra: dict[str, Any] = {}
     for system in systems:
         log(f"ISW: {system.name} on {len(qs)} questions + {len(off)} off-topic ...")
@@ -125,6 +133,23 @@ def run_isw(work: Path, store: Path, files: Sequence[Path], *, log: Log) -> dict
         if system.name == "briefbot":
             extra = {"missed": [x.qid for x in rows if x.rank == 0], "offtopic_answered": answered_off}
         results[system.name] = got
+        ranks[system.name] = [x.rank for x in rows]
+        for name, set_qs, set_off in sets:
+            ids = {q.id for q in set_qs}
+            m: dict[str, Any] = ranked_metrics([x for x in rows if x.qid in ids])
+            m["false_refusal"] = m.pop("refused")
+            off_ids = {i for i, _ in set_off}
+            m["offtopic_n"] = len(set_off)
+            m["offtopic_refused"] = 1 - sum(i in off_ids for i in answered_off) / len(set_off) if set_off else None
+            per_set[name][system.name] = m
         log(f"  hit@1 {got['hit1']:.3f} hit@5 {got['hit5']:.3f} quote {got['quote_hit1']:.3f} "
             f"off-topic refused {got['offtopic_refused']:.3f} false refusals {got['false_refusal']:.3f}")
-    return {"systems": results, "n": len(qs), "n_offtopic": len(off), "reports": len(catalog.visible), **extra}
+    margins = {}
+    for name, base in ranks.items():
+        if name == "briefbot":
+            continue
+        margins[name] = {f"hit{k}": paired_bootstrap([0 < r <= k for r in ranks["briefbot"]], [0 < r <= k for r in base])
+                         for k in (1, 5)}
+    return {"systems": results, "sets": {name: {"n": len(set_qs), "n_offtopic": len(set_off), "systems": per_set[name]}
+                                         for name, set_qs, set_off in sets},
+            "margins": margins, "n": len(qs), "n_offtopic": len(off), "reports": len(catalog.visible), **extra}

@@ -248,10 +248,23 @@ def markdown(r: dict[str, Any], pngs: list[str]) -> str:
     iw = r.get("isw")
     lines += ["## ISW", ""]
     if iw and iw.get("systems"):
+        sets = iw.get("sets") or {}
+        set_b = f" and {sets['B']['n']} from `tests/data/isw_questions_b.jsonl` (set B)" if "B" in sets else ""
+        off_b = " and `offtopic_questions_b.jsonl`" if "B" in sets else ""
+        isw_cols = [
+            ("hit1", "hit@1", "f"), ("hit3", "hit@3", "f"), ("hit5", "hit@5", "f"), ("mrr", "MRR@5", "f"),
+            ("hit5_answered", "hit@5 if answered", "f"),
+            ("quote_hit1", "quote hit@1", "f"), ("offtopic_refused", "off-topic refused", "pct"),
+            ("false_refusal", "false refusals", "pct"),
+        ]
         lines += [
             f"{iw['reports']} reports (the ISW assessments in `../shared/corpus/isw-assessments` and "
-            f"`samples/putin-xi-isw-news.txt`); {iw['n']} questions from `tests/data/isw_questions.jsonl`, "
-            f"{iw['n_offtopic']} off-topic questions from `tests/data/offtopic_questions.jsonl`.",
+            f"`samples/putin-xi-isw-news.txt`); {iw['n']} questions: "
+            f"{sets['A']['n'] if 'A' in sets else iw['n']} from `tests/data/isw_questions.jsonl` (set A){set_b}; "
+            f"{iw['n_offtopic']} off-topic questions from `tests/data/offtopic_questions.jsonl`{off_b}. "
+            "Set B was written later by someone who had not seen the system's answers, one question per report "
+            "across the whole period. Neither set was tuned on (tuning used `calibration_*.jsonl` and "
+            "`tuning_ontopic.jsonl`).",
             "",
             "A hit: a returned passage contains one of the question's evidence strings after both are normalised "
             "(markdown links/emphasis dropped, comma runs and whitespace collapsed). Quote hit@1: the first quote "
@@ -259,15 +272,25 @@ def markdown(r: dict[str, Any], pngs: list[str]) -> str:
             "least 60% of that evidence string's characters (quotes are capped at 400 characters). Baselines' "
             "quote: the first 400 characters of their first passage.",
             "",
-            *_system_rows(iw["systems"], [
-                ("hit1", "hit@1", "f"), ("hit3", "hit@3", "f"), ("hit5", "hit@5", "f"), ("mrr", "MRR@5", "f"),
-                ("hit5_answered", "hit@5 if answered", "f"),
-                ("quote_hit1", "quote hit@1", "f"), ("offtopic_refused", "off-topic refused", "pct"),
-                ("false_refusal", "false refusals", "pct"), ("ms_mean", "mean latency", "ms"),
-            ]),
+            "Both sets together:",
             "",
+            *_system_rows(iw["systems"], [*isw_cols, ("ms_mean", "mean latency", "ms")]),
+            "",
+        ]
+        for name in sorted(sets):
+            lines += [f"Set {name} alone ({sets[name]['n']} questions, {sets[name]['n_offtopic']} off-topic):", "",
+                      *_system_rows(sets[name]["systems"], isw_cols), ""]
+        if iw.get("margins"):
+            lines += ["briefbot minus each baseline over both sets, per question paired, with a 95% bootstrap "
+                      "interval (10,000 resamples): a margin whose interval stays above 0 should survive a new "
+                      "question set of this kind.", "", "| baseline | hit@1 | hit@5 |", "|---|---|---|"]
+            for name, m in iw["margins"].items():
+                cells = [f"{m[k][0]:+.3f} [{m[k][1]:+.3f}, {m[k][2]:+.3f}]" for k in ("hit1", "hit5")]
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            lines.append("")
+        lines += [
             "DESIGN.md's ISW anchors come from a different, unpublished question set (plain LangChain 0.58 / 0.77, "
-            "bm25s over chunks 0.73 / 0.88 hit@1 / hit@5); compare within this table.",
+            "bm25s over chunks 0.73 / 0.88 hit@1 / hit@5); compare within these tables.",
             "",
         ]
         if iw.get("missed"):
