@@ -5,9 +5,9 @@
 SQUAD_STORE holds the SQuAD in-store articles (``bench.squad.ingest``), ISW_STORE the ISW
 assessments and the sample. Tuning questions: 800 sampled SQuAD TUNING-split questions (id hash
 even) and tests/data/calibration_ontopic.jsonl + tuning_ontopic.jsonl over ISW. Every candidate's
-features are collected once; each weight setting is then replayed offline through the same three
-stages as ``index.search`` (first-stage fusion, coverage re-rank of the leaders plus BM25's best,
-sentence scores for the finalists) and the settings are printed best first.
+features are collected once; each weight setting is then replayed offline through the same two
+stages as ``index.search`` (every candidate ranked on chunk and sentence cosines, BM25, coverage and
+date; the quote's score added for the leaders) and the settings are printed best first.
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ from . import squad
 from .common import norm
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+LEADERS = S.QUOTE_DEPTH  # read before ``collect`` widens it
 GRID = itertools.product([0, 0.15, 0.3, 0.45], [0.3, 0.6, 0.9], [0, 0.1, 0.2], [0, 0.15, 0.3, 0.5], [0.1],
                          [0, 0.3, 0.6, 1.0])
 
 
 def collect(svc: Briefbot, questions: list[tuple[str, object]], good: object) -> list[np.ndarray]:
     """Per question, one row per candidate: (chunk, sentence, bm25, coverage, date, quote, is-gold)."""
-    S.RERANK_DEPTH, S.QUOTE_DEPTH, S.W_QUOTE = 400, 400, 0.0
+    S.QUOTE_DEPTH, S.W_QUOTE = 400, 0.0
     out = []
     for text, gold in questions:
         hits, cat = svc.searcher.search(text, Filters(), 400)
@@ -44,18 +45,14 @@ def collect(svc: Briefbot, questions: list[tuple[str, object]], good: object) ->
     return out
 
 
-def replay(rows: list[np.ndarray], w: tuple[float, ...], rerank: int, keyword: int, finalists: int,
-           ) -> tuple[float, float]:
-    """hit@1 and hit@5 of one weight setting through the three stages."""
+def replay(rows: list[np.ndarray], w: tuple[float, ...], leaders: int) -> tuple[float, float]:
+    """hit@1 and hit@5 of one weight setting through the two stages."""
     wv = np.array(w)
     h1 = h5 = 0
     for r in rows:
         if not len(r):
             continue
-        first = list(np.argsort(-(r[:, :3] @ wv[:3]), kind="stable")[:rerank])
-        first += [i for i in np.argsort(-r[:, 2], kind="stable")[:keyword] if i not in first and r[i, 2] > 0]
-        r = r[first]
-        r = r[np.argsort(-(r[:, :5] @ wv[:5]), kind="stable")[:finalists]]
+        r = r[np.argsort(-(r[:, :5] @ wv[:5]), kind="stable")[:leaders]]
         g = r[np.argsort(-(r[:, :6] @ wv), kind="stable"), 6]
         h1 += bool(g[0])
         h5 += bool(g[:5].any())
@@ -85,10 +82,9 @@ def main(squad_store: str, isw_store: str, n: int = 800) -> None:
         "squad": collect(sq, [(q.question, q) for q in qs], squad_good),
         "isw": collect(isw, [(x["question"], [norm(e) for e in x["evidence"]]) for x in lines], isw_good),
     }
-    stages = (60, 10, 12)
     results = []
     for w in GRID:
-        a, b = replay(sets["squad"], w, *stages), replay(sets["isw"], w, *stages)
+        a, b = replay(sets["squad"], w, LEADERS), replay(sets["isw"], w, LEADERS)
         results.append(((a[0] + b[0]) / 2 + (a[1] + b[1]) / 4, w, a, b))
     results.sort(reverse=True)
     print("weights (chunk, sentence, bm25, coverage, date, quote): SQuAD tuning hit@1/@5, ISW tuning hit@1/@5")

@@ -97,21 +97,15 @@ def cmd_ingest(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def stored_texts(svc: Any) -> tuple[list[str], list[str]]:
-    """The sentence texts briefbot embedded (from offsets into canonical texts) and its chunk texts."""
+    """The sentence texts briefbot embedded (its chunks' sentence spans) and its chunk texts."""
     canon: dict[str, str] = {}
     sentences, chunks = [], []
-    offset = 0
-    while True:
-        got = svc.store.sentences.get(include=["metadatas"], limit=5000, offset=offset)
-        if not got["ids"]:
-            break
-        for m in got["metadatas"]:
-            rid = m["report_id"]
-            if rid not in canon:
-                canon[rid] = svc.store.canonical_text(rid) or ""
-            sentences.append(canon[rid][int(m["start"]):int(m["end"])])
-        offset += len(got["ids"])
-    chunks = [text for _id, text, _m in svc.store.iter_chunks()]
+    for _id, text, m in svc.store.iter_chunks():
+        rid = m["report_id"]
+        if rid not in canon:
+            canon[rid] = svc.store.canonical_text(rid) or ""
+        sentences += [canon[rid][int(s):int(e)] for s, e in json.loads(m["sents"])]
+        chunks.append(text)
     return sentences, chunks
 
 
@@ -215,14 +209,14 @@ def _noisy(vecs: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarr
 def cmd_build100k(a: argparse.Namespace) -> dict[str, Any]:
     """Copy the ISW store and add noisy copies of its reports until it holds ``target`` chunks.
 
-    Writes briefbot's record layout directly (index/store.py): chunk and sentence vectors per
-    report, then one catalog write of report, text and source records and a new generation, which is
+    Writes briefbot's record layout directly (index/store.py): chunk vectors (with their sentence
+    vectors in metadata) per report, then one catalog write of report, text and source records and a new generation, which is
     what ``Store.commit`` does per report. The LangChain collection gets the same treatment.
     """
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from index.store import Store, source_id
+    from index.store import EF_SEARCH, SENTENCE_VECTORS, Store, pack_vectors, source_id, unpack_vectors
 
     cs = ChromaSettings(anonymized_telemetry=False)
     src = chromadb.PersistentClient(path=a.src, settings=cs)
@@ -231,7 +225,6 @@ def cmd_build100k(a: argparse.Namespace) -> dict[str, Any]:
     p = a.prefix
     t0 = time.perf_counter()
     chunks = _all(src.get_collection(f"{p}_chunks"), ["embeddings", "documents", "metadatas"])
-    sents = _all(src.get_collection(f"{p}_sentences"), ["embeddings", "metadatas"])
     src_store = Store(src, p)
     cat = src.get_collection(f"{p}_catalog").get(where={"kind": "report"}, include=["metadatas"])
     cat["documents"] = [src_store.canonical_text(m["report_id"]) for m in cat["metadatas"]]
@@ -240,50 +233,39 @@ def cmd_build100k(a: argparse.Namespace) -> dict[str, Any]:
     by_report_c: dict[str, list[int]] = defaultdict(list)
     for i, m in enumerate(chunks["metadatas"]):
         by_report_c[m["report_id"]].append(i)
-    by_report_s: dict[str, list[int]] = defaultdict(list)
-    for i, m in enumerate(sents["metadatas"]):
-        by_report_s[m["report_id"]].append(i)
     cvec = np.asarray(chunks["embeddings"], dtype=np.float32)
-    svec = np.asarray(sents["embeddings"], dtype=np.float32)
+    dim = cvec.shape[1]
 
-    hnsw = {"hnsw": {"space": "cosine"}}
+    hnsw = {"hnsw": {"space": "cosine", "ef_search": EF_SEARCH}}
     d_chunks = dst.get_or_create_collection(f"{p}_chunks", configuration=hnsw, embedding_function=None)
-    d_sents = dst.get_or_create_collection(f"{p}_sentences", configuration=hnsw, embedding_function=None)
     d_cat = dst.get_or_create_collection(f"{p}_catalog", embedding_function=None)
 
     buf_c: dict[str, list[Any]] = defaultdict(list)
-    buf_s: dict[str, list[Any]] = defaultdict(list)
 
     def flush(force: bool = False) -> None:
         if buf_c["ids"] and (force or len(buf_c["ids"]) >= 5000):
             d_chunks.add(ids=buf_c["ids"], embeddings=np.vstack(buf_c["emb"]), documents=buf_c["docs"],
                          metadatas=buf_c["meta"])
             buf_c.clear()
-        if buf_s["ids"] and (force or len(buf_s["ids"]) >= 5000):
-            d_sents.add(ids=buf_s["ids"], embeddings=np.vstack(buf_s["emb"]), metadatas=buf_s["meta"])
-            buf_s.clear()
 
     catalog_rows: list[tuple[str, dict[str, Any], str]] = []
-    total, copy = 0, 0
+    total, copy, n_sentences = 0, 0, 0
     reports = [(m, d) for m, d in zip(cat["metadatas"], cat["documents"], strict=True)]
     while total < a.target:
         for meta, text in reports:
             rid = meta["report_id"]
             new = rid if copy == 0 else hashlib.sha256(f"{rid}:{copy}".encode()).hexdigest()[:16]
-            ci, si = by_report_c[rid], by_report_s[rid]
+            ci = by_report_c[rid]
             cv = cvec[ci] if copy == 0 else _noisy(cvec[ci], rng, a.sigma)
-            sv = svec[si] if copy == 0 else _noisy(svec[si], rng, a.sigma)
             for j, i in enumerate(ci):
                 m = dict(chunks["metadatas"][i], report_id=new)
+                if copy:  # each copy's sentence vectors get the same noise as its chunk vectors
+                    m[SENTENCE_VECTORS] = pack_vectors(_noisy(unpack_vectors(m[SENTENCE_VECTORS], dim), rng, a.sigma))
+                n_sentences += int(m["n_sent"])
                 buf_c["ids"].append(f"{new}:{m['seq']}")
                 buf_c["docs"].append(chunks["documents"][i])
                 buf_c["meta"].append(m)
                 buf_c["emb"].append(cv[j:j + 1])
-            for j, i in enumerate(si):
-                m = dict(sents["metadatas"][i], report_id=new)
-                buf_s["ids"].append(f"{new}:{m['seq']}:{m['n']}")
-                buf_s["meta"].append(m)
-                buf_s["emb"].append(sv[j:j + 1])
             catalog_rows.append((new, dict(meta, report_id=new), text))
             total += len(ci)
             flush()
@@ -320,7 +302,7 @@ def cmd_build100k(a: argparse.Namespace) -> dict[str, Any]:
                        documents=lc["documents"][i:j], metadatas=lc["metadatas"][i:j])
         n_lc += take
         copy += 1
-    return {"chunks": d_chunks.count(), "sentences": d_sents.count(), "reports": len(catalog_rows),
+    return {"chunks": d_chunks.count(), "sentences": n_sentences, "reports": len(catalog_rows),
             "lc_chunks": lc_col.count(), "build_s": time.perf_counter() - t0, "sigma": a.sigma}
 
 

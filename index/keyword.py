@@ -134,11 +134,21 @@ class KeywordIndex:
             return None
 
 
+class Terms:
+    """A question's distinct terms and their IDF weights, computed once for the many texts it is matched against."""
+
+    def __init__(self, question_tokens: Sequence[str], keyword: KeywordIndex) -> None:
+        self.weights = {t: keyword.idf(t) for t in set(question_tokens)}
+        self.total = sum(self.weights.values())
+
+    def coverage(self, text: str) -> float:
+        """Share of the question's IDF mass whose terms occur in ``text`` (0..1)."""
+        if not self.total:
+            return 0.0
+        present = token_set(text)
+        return sum(w for t, w in self.weights.items() if t in present) / self.total
+
+
 def coverage(question_tokens: Sequence[str], text: str, keyword: KeywordIndex) -> float:
     """Share of the question's IDF mass whose terms occur in ``text`` (0..1)."""
-    wanted = set(question_tokens)
-    if not wanted:
-        return 0.0
-    present = token_set(text)
-    total = sum(keyword.idf(t) for t in wanted)
-    return sum(keyword.idf(t) for t in wanted & present) / total if total else 0.0
+    return Terms(question_tokens, keyword).coverage(text)

@@ -29,7 +29,7 @@ from .fetch import fetch, kind_of
 from .load import Document, iter_files, load_bytes
 from .search import Searcher
 from .settings import Settings
-from .store import Store, make_client
+from .store import SENTENCE_VECTORS, Store, make_client, pack_vectors
 from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, ReportInfo
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,15 @@ class Briefbot:
         self.latencies: deque[float] = deque(maxlen=1000)
 
     def warm_up(self) -> None:
-        """Load the model and the keyword index now, so the first question does not wait for them."""
+        """Load the model and the keyword index now, so the first question does not wait for them; bring
+        a store written by an older version up to date (questions are answered from it either way)."""
         self.embedder.embed(["warm up"])
+        if self.store.legacy is not None:
+            try:
+                with self.writing():
+                    self.store.upgrade()
+            except Exception:  # another writer holds the store, or it is down: upgraded at the next ingest
+                log.warning("store upgrade at start-up skipped", exc_info=True)
         try:
             self.searcher.keyword_index(self.store.snapshot())
         except Exception:  # a store that is down now is reported by the first question instead
@@ -129,7 +136,7 @@ class Briefbot:
         if report_id not in catalog.visible:
             raise NotFound("That report is no longer in the store.")
         text = self.store.canonical_text(report_id) or ""
-        got = self.store.get("chunks", [chunk_id])
+        got = self.store.get([chunk_id])
         if chunk_id not in got:
             raise NotFound("That passage is no longer in the store.")
         meta = got[chunk_id][0]
@@ -347,7 +354,7 @@ class Briefbot:
         record = {
             "report_id": rid, "title": doc.title[:300], "publisher": doc.publisher or "", "date": doc.date or "",
             "url": doc.url or "", "path": doc.path or "", "chunks": chunk_count, "chars": len(doc.text),
-            "added_at": time.time(), "pages": json.dumps(doc.pages),
+            "added_at": time.time(), "pages": json.dumps(doc.pages), "sentences": len(vectors),
         }
         self.store.commit(record, doc.text, key, doc.raw_sha)
         self._drop_if_orphaned(old, rid)
@@ -359,26 +366,22 @@ class Briefbot:
 
     def _write(self, doc: Document, chunks: list[chunking.Chunk], vectors: np.ndarray) -> int:
         rid = doc.report_id
-        sentence_rows: list[dict[str, Any]] = []
-        texts: list[str] = []
-        owners: list[int] = []
-        for seq, c in enumerate(chunks):
-            for n, (s, e) in enumerate(c.sentences):
-                sentence_rows.append({"report_id": rid, "seq": seq, "n": n, "start": s, "end": e})
-                texts.append(doc.text[s:e])
-                owners.append(seq)
-        chunk_vecs = chunk_vectors(vectors, np.asarray(owners), [len(t) for t in texts], len(chunks))
+        owners = np.asarray([seq for seq, c in enumerate(chunks) for _ in c.sentences])
+        lengths = [e - s for c in chunks for s, e in c.sentences]
+        chunk_vecs = chunk_vectors(vectors, owners, lengths, len(chunks))
         date_int = int(doc.date.replace("-", "")) if doc.date else 0
         chunk_rows = []
+        at = 0
         for seq, c in enumerate(chunks):
             row: dict[str, Any] = {"report_id": rid, "seq": seq, "start": c.start, "end": c.end,
                                    "n_sent": len(c.sentences), "date": date_int,
-                                   "sents": json.dumps([list(span) for span in c.sentences], separators=(",", ":"))}
+                                   "sents": json.dumps([list(span) for span in c.sentences], separators=(",", ":")),
+                                   SENTENCE_VECTORS: pack_vectors(vectors[at:at + len(c.sentences)])}
+            at += len(c.sentences)
             if (page := doc.page_at(c.start)) is not None:
                 row["page"] = page
             chunk_rows.append(row)
-        self.store.write_vectors(rid, chunk_rows, [doc.text[c.start:c.end] for c in chunks], chunk_vecs,
-                                 sentence_rows, vectors)
+        self.store.write_vectors(rid, chunk_rows, [doc.text[c.start:c.end] for c in chunks], chunk_vecs)
         return len(chunks)
 
 

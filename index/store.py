@@ -1,4 +1,5 @@
-"""Chroma as the one source of truth: chunk and sentence vectors, and a catalog that commits reports.
+"""Chroma as the one source of truth: chunk vectors (each carrying its sentences' vectors), and a
+catalog that commits reports.
 
 A report becomes visible in one ``upsert`` of the catalog (its report record, the source record
 that points at it and a new generation) after all its vectors are written, so a search never sees
@@ -7,6 +8,7 @@ half a report, and an update switches a source from the old version to the new o
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -27,10 +29,17 @@ BATCH = 2000
 _DUMMY = [1.0]  # catalog records carry no meaningful vector
 CATALOG_PAGE = 500
 # HNSW candidate list per query. Chroma's default of 100 returned only 96.8% of the exact 40 nearest
-# chunks and 94.4% of the exact 60 nearest sentences on the ISW questions (worst question: 62%), and
-# the graph differs between processes, so a question could rank differently after a restart. 500
-# gives 99.8% / 99.4% for ~1 ms more per query at ISW size (bench/ measures it at 100k).
+# chunks on the ISW questions (worst question: 62%), and the graph differs between processes, so a
+# question could rank differently after a restart. 500 gives 99.8%, for ~0.3 ms more per query at
+# 100k chunks.
 EF_SEARCH = 500
+# A chunk's sentence vectors ride in its own metadata as float16 (cosines move by < 0.001), not in
+# a collection of their own: Chroma holds a whole HNSW index in memory once a collection is touched,
+# and one over ~4.5 sentences per chunk cost 910 MB of RSS at 100k chunks. Search never needed a
+# nearest-neighbour index over sentences: scoring every candidate chunk's sentences exactly ranked
+# as well on the tuning questions (SQuAD tuning split hit@1 0.835 either way; ISW tuning sets
+# within one question).
+SENTENCE_VECTORS = "svec"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,7 @@ class ReportRecord:
     chars: int
     added_at: float
     pages: tuple[tuple[int, int], ...] = ()
+    sentences: int = 0
 
     def page_at(self, offset: int) -> int | None:
         """The page an offset falls on, for formats with pages."""
@@ -99,20 +109,32 @@ def make_client(settings: Settings) -> Any:
         raise StoreUnavailable(f"cannot open the store: {type(exc).__name__}") from exc
 
 
+def pack_vectors(vectors: np.ndarray) -> str:
+    """Unit vectors as base64 float16, to ride in a metadata string."""
+    return base64.b64encode(np.asarray(vectors, dtype="<f2").tobytes()).decode("ascii")
+
+
+def unpack_vectors(text: str, dim: int) -> np.ndarray:
+    """The float32 rows ``pack_vectors`` wrote."""
+    return np.frombuffer(base64.b64decode(text), dtype="<f2").astype(np.float32).reshape(-1, dim)
+
+
 class Store:
-    """Typed access to the three collections; every method is synchronous."""
+    """Typed access to the chunk and catalog collections; every method is synchronous."""
 
     def __init__(self, client: Any, prefix: str = "briefbot") -> None:
         self.client = client
+        self._legacy_name = f"{prefix}_sentences"
         try:
             hnsw = {"hnsw": {"space": "cosine", "ef_search": EF_SEARCH}}
             self.chunks = client.get_or_create_collection(f"{prefix}_chunks", configuration=hnsw,
                                                           embedding_function=None)
-            self.sentences = client.get_or_create_collection(f"{prefix}_sentences", configuration=hnsw,
-                                                             embedding_function=None)
             self.catalog = client.get_or_create_collection(f"{prefix}_catalog", embedding_function=None)
-            for col in (self.chunks, self.sentences):
-                _widen_search(col)
+            _widen_search(self.chunks)
+            # Stores written before sentence vectors moved into chunk metadata keep them in a
+            # collection of their own until the next ingest runs ``upgrade``; until then they are read from it.
+            names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+            self.legacy = client.get_collection(self._legacy_name, embedding_function=None) if self._legacy_name in names else None
         except Exception as exc:
             raise StoreUnavailable(f"cannot open the store: {type(exc).__name__}") from exc
         self._snapshot: Catalog | None = None
@@ -160,10 +182,9 @@ class Store:
         chunk_rows: Sequence[dict[str, Any]],
         chunk_texts: Sequence[str],
         chunk_vecs: np.ndarray,
-        sentence_rows: Sequence[dict[str, Any]],
-        sentence_vecs: np.ndarray,
     ) -> None:
-        """Write a report's vectors (invisible until ``commit``); leftovers of a crash go first."""
+        """Write a report's chunks, each row carrying its packed sentence vectors (invisible until
+        ``commit``); leftovers of a crash go first."""
         self.catalog.upsert(
             ids=[f"pending:{report_id}"], embeddings=[_DUMMY],
             metadatas=[{"kind": "pending", "report_id": report_id, "at": time.time()}],
@@ -174,12 +195,6 @@ class Store:
             self.chunks.add(
                 ids=ids[i:i + BATCH], embeddings=chunk_vecs[i:i + BATCH],
                 documents=list(chunk_texts[i:i + BATCH]), metadatas=list(chunk_rows[i:i + BATCH]),
-            )
-        sids = [f"{report_id}:{r['seq']}:{r['n']}" for r in sentence_rows]
-        for i in range(0, len(sids), BATCH):
-            self.sentences.add(
-                ids=sids[i:i + BATCH], embeddings=sentence_vecs[i:i + BATCH],
-                metadatas=list(sentence_rows[i:i + BATCH]),
             )
 
     def commit(self, record: dict[str, Any], text: str | None, source_key: str, raw_sha: str) -> None:
@@ -213,9 +228,11 @@ class Store:
         )
 
     def upgrade(self) -> int:
-        """Move report texts written by older versions onto records of their own; returns how many.
+        """Bring a store written by an older version up to date; returns how many records moved.
 
-        Texts are copied before the report records drop them, so a crash in between loses nothing.
+        Report texts move onto records of their own (copied before the report records drop them),
+        and sentence vectors from their old collection into their chunks' metadata (the collection
+        is dropped only once every chunk has them), so a crash at any point loses nothing.
         """
         have = set(self.catalog.get(where={"kind": "text"}, include=[])["ids"])
         missing = [rid for rid in self.snapshot().reports if f"text:{rid}" not in have]
@@ -232,6 +249,37 @@ class Store:
                                 documents=[d for _, d in rows])
             self.catalog.upsert(ids=[f"report:{m['report_id']}" for m, _ in rows], embeddings=[_DUMMY] * len(rows),
                                 metadatas=[m for m, _ in rows], documents=[""] * len(rows))
+        return moved + self._move_sentence_vectors()
+
+    def _move_sentence_vectors(self) -> int:
+        if self.legacy is None:
+            return 0
+        moved = 0
+        counts: dict[str, int] = {}
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["metadatas"], limit=500, offset=offset)
+            if not got["ids"]:
+                break
+            offset += len(got["ids"])
+            metas = dict(zip(got["ids"], got["metadatas"], strict=True))
+            for m in metas.values():
+                counts[m["report_id"]] = counts.get(m["report_id"], 0) + int(m["n_sent"])
+            missing = {cid: m for cid, m in metas.items() if SENTENCE_VECTORS not in m}
+            if missing:
+                rows = self._legacy_rows(missing)
+                ids = list(rows)
+                self.chunks.update(ids=ids, metadatas=[
+                    {SENTENCE_VECTORS: pack_vectors(rows[c][0]),
+                     "sents": json.dumps([list(span) for span in rows[c][1]], separators=(",", ":"))} for c in ids])
+                moved += len(ids)
+        reports = self.snapshot().reports
+        rids = [rid for rid in counts if rid in reports]
+        if rids:
+            self.catalog.update(ids=[f"report:{rid}" for rid in rids], metadatas=[{"sentences": counts[r]} for r in rids])
+        self.client.delete_collection(self._legacy_name)
+        self.legacy = None
+        self._bump()  # the catalog changed: every process re-reads it
         return moved
 
     def collect_garbage(self) -> list[str]:
@@ -249,43 +297,66 @@ class Store:
         return doomed
 
     def delete_vectors(self, report_id: str) -> None:
-        """Remove every chunk and sentence vector of one report."""
+        """Remove every chunk (and so every sentence vector) of one report."""
         self.chunks.delete(where={"report_id": report_id})
-        self.sentences.delete(where={"report_id": report_id})
+        if self.legacy is not None:
+            self.legacy.delete(where={"report_id": report_id})
 
     # --- reading ---------------------------------------------------------------------------------
-    def query(self, which: str, vector: np.ndarray, n: int, report_ids: Sequence[str] | None = None,
-              ) -> list[tuple[str, float]]:
-        """Nearest ``which`` ('chunks' or 'sentences') records as ``(id, cosine)``.
+    def query(self, vector: np.ndarray, n: int, report_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """Nearest chunks as ``(id, cosine)``.
 
-        Ids carry what a search needs (``report:seq`` for chunks, ``report:seq:n`` for sentences),
-        so no metadata is read: that costs Chroma three times the nearest-neighbour search itself.
+        Ids carry what a search needs (``report:seq``), so no metadata is read: that costs Chroma
+        three times the nearest-neighbour search itself.
         """
-        col = self.chunks if which == "chunks" else self.sentences
         where = None
         if report_ids is not None:
             if not report_ids:
                 return []
             where = {"report_id": {"$in": list(report_ids)}} if len(report_ids) > 1 else {"report_id": report_ids[0]}
-        got = col.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+        got = self.chunks.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
-    def get(self, which: str, ids: Sequence[str], *, embeddings: bool = False, documents: bool = False,
-            metadatas: bool = True) -> dict[str, tuple[dict[str, Any], Any, Any]]:
-        """Records by id: ``{id: (metadata or {}, embedding or None, document or None)}``."""
+    def get(self, ids: Sequence[str], *, embeddings: bool = False, documents: bool = False,
+            ) -> dict[str, tuple[dict[str, Any], Any, Any]]:
+        """Chunks by id: ``{id: (metadata, embedding or None, document or None)}``."""
         if not ids:
             return {}
-        col = self.chunks if which == "chunks" else self.sentences
-        include = (["metadatas"] if metadatas else []) + (["embeddings"] if embeddings else []) + (
-            ["documents"] if documents else [])
-        got = col.get(ids=list(ids), include=include)
-        metas = got.get("metadatas")
+        include = ["metadatas"] + (["embeddings"] if embeddings else []) + (["documents"] if documents else [])
+        got = self.chunks.get(ids=list(ids), include=include)
         embs = got.get("embeddings")
         docs = got.get("documents")
         return {
-            i: ({} if metas is None else metas[n], None if embs is None else embs[n], None if docs is None else docs[n])
+            i: (got["metadatas"][n], None if embs is None else embs[n], None if docs is None else docs[n])
             for n, i in enumerate(got["ids"])
         }
+
+    def sentence_vectors(self, metas: dict[str, dict[str, Any]], dim: int) -> dict[str, np.ndarray]:
+        """Each chunk's sentence vectors (``n_sent`` rows), from its metadata or, in a store not yet
+        upgraded, from the old sentence collection."""
+        out = {cid: unpack_vectors(m[SENTENCE_VECTORS], dim) for cid, m in metas.items() if SENTENCE_VECTORS in m}
+        missing = {cid: m for cid, m in metas.items() if cid not in out}
+        if missing and self.legacy is not None:
+            for cid, (vectors, spans) in self._legacy_rows(missing).items():
+                out[cid] = vectors
+                if "sents" not in metas[cid]:  # stores older still kept the spans with the vectors
+                    metas[cid]["sents"] = json.dumps([list(span) for span in spans])
+        return out
+
+    def _legacy_rows(self, metas: dict[str, dict[str, Any]]) -> dict[str, tuple[np.ndarray, list[tuple[int, int]]]]:
+        """Sentence vectors and spans of chunks from the old sentence collection (complete chunks only)."""
+        assert self.legacy is not None
+        sids = [f"{cid}:{n}" for cid, m in metas.items() for n in range(int(m["n_sent"]))]
+        got = self.legacy.get(ids=sids, include=["embeddings", "metadatas"])
+        rows = {i: (e, m) for i, e, m in zip(got["ids"], got["embeddings"], got["metadatas"], strict=True)}
+        out = {}
+        for cid, meta in metas.items():
+            found = [rows.get(f"{cid}:{n}") for n in range(int(meta["n_sent"]))]
+            if all(f is not None for f in found):  # a chunk missing any is left for its re-ingest
+                vectors = np.asarray([f[0] for f in found if f is not None], dtype=np.float32)
+                spans = [(int(f[1]["start"]), int(f[1]["end"])) for f in found if f is not None]
+                out[cid] = (vectors.reshape(len(found), -1), spans)
+        return out
 
     def iter_chunks(self, page: int = 1000) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """Every stored chunk ``(id, text, metadata)``, paged (to rebuild the keyword index)."""
@@ -298,8 +369,9 @@ class Store:
             offset += len(got["ids"])
 
     def counts(self) -> tuple[int, int]:
-        """Stored chunk and sentence vectors."""
-        return self.chunks.count(), self.sentences.count()
+        """Stored chunk and sentence vectors (of visible reports)."""
+        cat = self.snapshot()
+        return self.chunks.count(), sum(cat.reports[rid].sentences for rid in cat.visible)
 
 
 def _widen_search(col: Any) -> None:
@@ -316,4 +388,5 @@ def _record(meta: dict[str, Any]) -> ReportRecord:
         chunks=int(meta.get("chunks", 0)), chars=int(meta.get("chars", 0)),
         added_at=float(meta.get("added_at", 0.0)),
         pages=tuple(tuple(p) for p in json.loads(meta.get("pages") or "[]")),
+        sentences=int(meta.get("sentences", 0)),
     )

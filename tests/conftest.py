@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -91,8 +92,12 @@ def check_consistent(service) -> None:  # type: ignore[no-untyped-def]
     assert set(by_report) == visible, "orphan or missing chunk vectors"
     for rid, n in by_report.items():
         assert n == catalog.reports[rid].chunks, f"report {rid} has {n} chunks, catalog says {catalog.reports[rid].chunks}"
-    sent_rids = {m["report_id"] for m in _all_rows(store.sentences)[1]}
-    assert sent_rids == visible, "orphan or missing sentence vectors"
+    from index.store import SENTENCE_VECTORS, unpack_vectors
+
+    for m in chunk_metas:
+        vectors = unpack_vectors(m[SENTENCE_VECTORS], service.embedder.dim)
+        assert len(vectors) == m["n_sent"] == len(json.loads(m["sents"])), "a chunk's sentence vectors are incomplete"
+    assert store.legacy is None or not store.legacy.count(), "sentence vectors left in the old collection"
     texts = store.catalog.get(where={"kind": "text"}, include=["metadatas"])["metadatas"]
     assert sorted(m["report_id"] for m in texts) == sorted(visible), "orphan or missing report texts"
     keyword = service.searcher.keyword_index(catalog)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,7 +112,6 @@ def test_changed_file_replaces_old_version(service: Briefbot, tmp_path: Path) ->
     # No orphans anywhere: vectors, catalog, keyword index.
     assert service.store.canonical_text(old_id) is None
     assert not service.store.chunks.get(where={"report_id": old_id})["ids"]
-    assert not service.store.sentences.get(where={"report_id": old_id})["ids"]
     catalog = service.store.snapshot()
     keyword = service.searcher.keyword_index(catalog)
     assert all(not cid.startswith(old_id) for cid in keyword.ids)
@@ -244,3 +245,54 @@ def test_batched_encoding_keeps_input_order_and_every_report(service: Briefbot, 
     assert [i.status for i in summary.items] == ["new", "new", "new", "failed", "new", "new"]
     check_consistent(service)
     assert {r.title for r in service.sources()} == {f"Lot {n}" for n in range(6) if n != 3}
+
+
+def _to_legacy_layout(service: Briefbot, *, drop_spans: bool = False) -> None:
+    """Rewrite a store the way versions before sentence vectors moved into chunk metadata wrote it."""
+    from index.store import SENTENCE_VECTORS, unpack_vectors
+
+    store = service.store
+    legacy = store.client.create_collection("briefbot_sentences", configuration={"hnsw": {"space": "cosine"}},
+                                            embedding_function=None)
+    got = store.chunks.get(include=["metadatas", "documents", "embeddings"])
+    store.chunks.delete(ids=got["ids"])  # (upsert would merge the old metadata with the new)
+    for cid, meta, doc, emb in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"], strict=True):
+        vectors = unpack_vectors(meta[SENTENCE_VECTORS], service.embedder.dim)
+        spans = json.loads(meta["sents"])
+        legacy.add(ids=[f"{cid}:{n}" for n in range(len(spans))], embeddings=vectors,
+                   metadatas=[{"report_id": meta["report_id"], "seq": meta["seq"], "n": n, "start": s, "end": e}
+                              for n, (s, e) in enumerate(spans)])
+        old = {k: v for k, v in meta.items() if k != SENTENCE_VECTORS and not (drop_spans and k == "sents")}
+        store.chunks.add(ids=[cid], metadatas=[old], documents=[doc], embeddings=[emb])
+    assert SENTENCE_VECTORS not in store.chunks.get(include=["metadatas"])["metadatas"][0]
+    reports = store.catalog.get(where={"kind": "report"})["ids"]
+    store.catalog.update(ids=reports, metadatas=[{"sentences": 0}] * len(reports))  # not counted back then
+
+
+@pytest.mark.parametrize("drop_spans", [False, True])
+def test_a_store_with_the_old_sentence_collection_serves_and_upgrades(settings: Any, tmp_path: Path,
+                                                                     drop_spans: bool) -> None:
+    from index import Briefbot
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_md(docs / "a.md", GOOD, title="Grain", date="2023-05-01")
+    write_md(docs / "b.md", "Wagner fighters advanced in Bakhmut. Prigozhin blamed the ministry for shell shortages.",
+             title="Bakhmut", date="2023-05-02")
+    first = Briefbot(settings)
+    assert not first.ingest([str(docs)]).failed
+    question = "how many ships left Odesa in the first convoy"
+    before = [(p.chunk_id, p.quote) for p in first.ask(question, k=3).passages]
+    _to_legacy_layout(first, drop_spans=drop_spans)
+    del first
+
+    old = Briefbot(settings)  # a process started on the old layout answers from it unchanged
+    assert old.store.legacy is not None
+    assert [(p.chunk_id, p.quote) for p in old.ask(question, k=3).passages] == before
+    assert old.stats()["sentences"] == 0  # not counted by the old layout
+    old.warm_up()  # serving processes upgrade at start-up; ingest does too
+    assert old.store.legacy is None
+    assert "briefbot_sentences" not in {c.name for c in old.store.client.list_collections()}
+    assert [(p.chunk_id, p.quote) for p in old.ask(question, k=3).passages] == before
+    assert old.stats()["sentences"] == sum(len(json.loads(m["sents"])) for m in old.store.chunks.get()["metadatas"]) > 0
+    check_consistent(old)

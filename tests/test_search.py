@@ -194,6 +194,5 @@ def test_collections_search_a_wide_candidate_list() -> None:
     client = chromadb.EphemeralClient(ChromaSettings(anonymized_telemetry=False))
     client.create_collection("old_chunks", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
     store = Store(client, "old")
-    for col in (store.chunks, store.sentences):
-        assert col.configuration_json["hnsw"]["ef_search"] == EF_SEARCH
-        assert col.configuration_json["hnsw"]["space"] == "cosine"
+    assert store.chunks.configuration_json["hnsw"]["ef_search"] == EF_SEARCH
+    assert store.chunks.configuration_json["hnsw"]["space"] == "cosine"
