@@ -106,8 +106,11 @@ class Briefbot:
         k = k or self.settings.top_k
         try:
             qvec = self.encoder.encode(question)
-            for _ in range(SEARCH_ATTEMPTS):
-                hits, catalog = self.searcher.search(question, filters or Filters(), offset + k + SPARE, qvec)
+            for attempt in range(SEARCH_ATTEMPTS):
+                # The first attempt searches the catalog last read; the generation check below is
+                # what proves it current, so reading the generation first as well would be redundant.
+                hits, catalog = self.searcher.search(question, filters or Filters(), offset + k + SPARE, qvec,
+                                                     fresh=attempt > 0)
                 passages = distinct(build_passages(catalog, hits, question))[:offset + k]
                 # A commit or forget during the search may have deleted vectors of the catalog's
                 # reports mid-query: search again at the new generation rather than miss them.

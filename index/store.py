@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,12 +77,23 @@ class Catalog:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # source key -> record
     _visible: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
+    _by_date: dict[str | None, list[str]] | None = field(default=None, repr=False, compare=False)
+
     @property
     def visible(self) -> frozenset[str]:
         """Report ids a search may return (computed once: a snapshot is not changed once read)."""
         if self._visible is None:
             self._visible = frozenset({s["report_id"] for s in self.sources.values()} & self.reports.keys())
         return self._visible
+
+    def dated(self, keep: Callable[[str | None], bool]) -> set[str]:
+        """Visible reports whose date ``keep`` accepts, testing each distinct date once (a store of
+        daily reports holds far fewer dates than reports)."""
+        if self._by_date is None:
+            self._by_date = {}
+            for rid in self.visible:
+                self._by_date.setdefault(self.reports[rid].date, []).append(rid)
+        return {rid for date, rids in self._by_date.items() if keep(date) for rid in rids}
 
     def sources_of(self, report_id: str) -> list[str]:
         """Source keys (paths or urls) that point at a report."""
@@ -358,14 +369,17 @@ class Store:
                 out[cid] = (vectors.reshape(len(found), -1), spans)
         return out
 
-    def iter_chunks(self, page: int = 1000) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """Every stored chunk ``(id, text, metadata)``, paged (to rebuild the keyword index)."""
+    def iter_chunks(self, page: int = 1000, *, metadatas: bool = True) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored chunk ``(id, text, metadata or {})``, paged (to rebuild the keyword index,
+        which needs no metadata: a chunk's metadata carries its sentence vectors, ~5 KB)."""
         offset = 0
         while True:
-            got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            got = self.chunks.get(include=["documents", *(["metadatas"] if metadatas else [])], limit=page,
+                                  offset=offset)
             if not got["ids"]:
                 return
-            yield from zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            metas = got["metadatas"] if metadatas else [{}] * len(got["ids"])
+            yield from zip(got["ids"], got["documents"], metas, strict=True)
             offset += len(got["ids"])
 
     def counts(self) -> tuple[int, int]:

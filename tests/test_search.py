@@ -196,3 +196,16 @@ def test_collections_search_a_wide_candidate_list() -> None:
     store = Store(client, "old")
     assert store.chunks.configuration_json["hnsw"]["ef_search"] == EF_SEARCH
     assert store.chunks.configuration_json["hnsw"]["space"] == "cosine"
+
+
+def test_top_k_is_a_stable_sort_cut_short() -> None:
+    import numpy as np
+
+    from index.search import top_k
+
+    rng = np.random.default_rng(0)
+    for trial in range(500):
+        n, k = int(rng.integers(0, 120)), int(rng.integers(1, 50))
+        # Half the draws are heavily tied (BM25 gives many chunks the same score).
+        scores = rng.integers(0, 4, n).astype(np.float32) if trial % 2 else rng.random(n).astype(np.float32)
+        assert top_k(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
