@@ -183,8 +183,7 @@ class Searcher:
         # Every candidate is scored on exact evidence: its chunk cosine (its stored vector, for those
         # BM25 alone found), its best sentence's cosine and its share of the question's terms.
         ids = sorted(dense.keys() | keyword_hits.keys())
-        got = self.store.get([cid for cid in ids if cid in dense], documents=True)
-        got.update(self.store.get([cid for cid in ids if cid not in dense], documents=True, embeddings=True))
+        got = self.store.get(ids, documents=True, embeddings=any(cid not in dense for cid in ids))
         vectors = self.store.sentence_vectors({cid: row[0] for cid, row in got.items()}, len(qvec))
         hits = []
         for cid in ids:
