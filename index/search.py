@@ -225,8 +225,9 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def rank_key(hit: Hit) -> tuple[float, float, str]:
-    """Best score first; ties (chunks found by one retriever share its floor scores) broken by
-    keyword score, then chunk id, so a question ranks the same in every process whatever its hash seed."""
+    """Best score first; ties (daily reports repeat whole paragraphs, which then tie on every score)
+    broken by keyword score, then chunk id, so a question ranks the same in every process whatever
+    its hash seed."""
     return (-hit.score, -hit.keyword, hit.chunk_id)
 
 
