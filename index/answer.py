@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
 import numpy as np
 
+from .embed import Gate
 from .keyword import tokenize
 from .search import Hit
 from .store import Catalog
 from .types import Passage
 
+# Refusal gate: a logistic model of "the store supports an answer" on the top hit's best-sentence
+# cosine, question coverage and chunk cosine. Fitted by bench/gate.py on calibration data built for
+# it (SQuAD tuning-split questions about stored vs held-out articles; tests/data/calibration_*.jsonl
+# over ISW), never on reported questions. Answer when p >= 0.5, the model's own decision boundary.
+# The weights belong to the embedding model (cosines mean different things under another model):
+# each embedder carries its own ``gate``; these are all-MiniLM-L6-v2's.
+MIN_SUPPORT = 0.5
 QUOTE_MAX = 400
 # A quote this short (a heading, "Xi agreed.") is joined with its better neighbour when both fit.
 SHORT_QUOTE = 80
@@ -28,6 +37,13 @@ JOIN_MARGIN = 0.2
 REPEAT_SHARE = 0.8
 _WORD = re.compile(r"\S+")
 _NON_WORD = re.compile(r"\W+")
+
+
+def support(gate: Gate, sentence_cos: float, coverage: float, chunk_cos: float) -> float:
+    """Probability (0..1) that the best passage supports an answer."""
+    weights, bias = gate
+    z = bias + sum(w * x for w, x in zip(weights, (sentence_cos, coverage, chunk_cos), strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
 def build_passages(catalog: Catalog, hits: Sequence[Hit], question: str) -> list[Passage]:

@@ -148,7 +148,3 @@ class Terms:
         present = token_set(text)
         return sum(w for t, w in self.weights.items() if t in present) / self.total
 
-
-def coverage(question_tokens: Sequence[str], text: str, keyword: KeywordIndex) -> float:
-    """Share of the question's IDF mass whose terms occur in ``text`` (0..1)."""
-    return Terms(question_tokens, keyword).coverage(text)

@@ -8,7 +8,6 @@ import functools
 import hashlib
 import json
 import logging
-import math
 import os
 import statistics
 import threading
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import chunk as chunking
-from .answer import build_passages, distinct
+from .answer import MIN_SUPPORT, build_passages, distinct, support
 from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, chunk_vectors, make_embedder
 from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy, StoreUnavailable
 from .fetch import fetch, kind_of
@@ -35,13 +34,6 @@ from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, ReportIn
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
-# Refusal gate: a logistic model of "the store supports an answer" on the top hit's best-sentence
-# cosine, question coverage and chunk cosine. Fitted by bench/gate.py on calibration data built for
-# it (SQuAD tuning-split questions about stored vs held-out articles; tests/data/calibration_*.jsonl
-# over ISW), never on reported questions. Answer when p >= 0.5, the model's own decision boundary.
-# The weights belong to the embedding model (cosines mean different things under another model):
-# each embedder carries its own ``gate``; these are all-MiniLM-L6-v2's.
-MIN_SUPPORT = 0.5
 # Passages searched beyond the k shown, to fill the places of repeats that ``distinct`` drops.
 SPARE = 4
 # A search that raced a commit is repeated at the new generation, at most this many times in all.
@@ -50,13 +42,6 @@ SEARCH_ATTEMPTS = 3
 # the model sorts a call's texts by length, so bigger calls waste less on padding (~2x faster
 # than a call per report on the ISW assessments). Reports are still written and committed one by one.
 ENCODE_GROUP = 1024
-
-
-def support(gate: Gate, sentence_cos: float, coverage: float, chunk_cos: float) -> float:
-    """Probability (0..1) that the best passage supports an answer."""
-    weights, bias = gate
-    z = bias + sum(w * x for w, x in zip(weights, (sentence_cos, coverage, chunk_cos), strict=True))
-    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
 class Briefbot:

@@ -135,7 +135,7 @@ class Store:
 
     def __init__(self, client: Any, prefix: str = "briefbot") -> None:
         self.client = client
-        self._legacy_name = f"{prefix}_sentences"
+        self.legacy_name = f"{prefix}_sentences"
         try:
             hnsw = {"hnsw": {"space": "cosine", "ef_search": EF_SEARCH}}
             self.chunks = client.get_or_create_collection(f"{prefix}_chunks", configuration=hnsw,
@@ -145,7 +145,7 @@ class Store:
             # Stores written before sentence vectors moved into chunk metadata keep them in a
             # collection of their own until the next ingest runs ``upgrade``; until then they are read from it.
             names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-            self.legacy = client.get_collection(self._legacy_name, embedding_function=None) if self._legacy_name in names else None
+            self.legacy = client.get_collection(self.legacy_name, embedding_function=None) if self.legacy_name in names else None
         except Exception as exc:
             raise StoreUnavailable(f"cannot open the store: {type(exc).__name__}") from exc
         self._snapshot: Catalog | None = None
@@ -230,68 +230,20 @@ class Store:
         """Remove sources (their reports vanish from search once nothing else points at them)."""
         if source_keys:
             self.catalog.delete(ids=[source_id(k) for k in source_keys])
-            self._bump()
+            self.bump()
 
-    def _bump(self) -> None:
+    def bump(self) -> None:
+        """A new generation: every process re-reads the catalog."""
         self.catalog.upsert(
             ids=["meta:generation"], embeddings=[_DUMMY],
             metadatas=[{"kind": "meta", "value": uuid.uuid4().hex}], documents=[""],
         )
 
     def upgrade(self) -> int:
-        """Bring a store written by an older version up to date; returns how many records moved.
+        """Bring a store written by an older version up to date; returns how many records moved."""
+        from . import legacy
 
-        Report texts move onto records of their own (copied before the report records drop them),
-        and sentence vectors from their old collection into their chunks' metadata (the collection
-        is dropped only once every chunk has them), so a crash at any point loses nothing.
-        """
-        have = set(self.catalog.get(where={"kind": "text"}, include=[])["ids"])
-        missing = [rid for rid in self.snapshot().reports if f"text:{rid}" not in have]
-        moved = 0
-        for i in range(0, len(missing), 200):
-            ids = [f"report:{rid}" for rid in missing[i:i + 200]]
-            got = self.catalog.get(ids=ids, include=["metadatas", "documents"])
-            rows = [(m, d) for m, d in zip(got["metadatas"], got["documents"], strict=True) if d]
-            if not rows:
-                continue
-            moved += len(rows)
-            self.catalog.upsert(ids=[f"text:{m['report_id']}" for m, _ in rows], embeddings=[_DUMMY] * len(rows),
-                                metadatas=[{"kind": "text", "report_id": m["report_id"]} for m, _ in rows],
-                                documents=[d for _, d in rows])
-            self.catalog.upsert(ids=[f"report:{m['report_id']}" for m, _ in rows], embeddings=[_DUMMY] * len(rows),
-                                metadatas=[m for m, _ in rows], documents=[""] * len(rows))
-        return moved + self._move_sentence_vectors()
-
-    def _move_sentence_vectors(self) -> int:
-        if self.legacy is None:
-            return 0
-        moved = 0
-        counts: dict[str, int] = {}
-        offset = 0
-        while True:
-            got = self.chunks.get(include=["metadatas"], limit=500, offset=offset)
-            if not got["ids"]:
-                break
-            offset += len(got["ids"])
-            metas = dict(zip(got["ids"], got["metadatas"], strict=True))
-            for m in metas.values():
-                counts[m["report_id"]] = counts.get(m["report_id"], 0) + int(m["n_sent"])
-            missing = {cid: m for cid, m in metas.items() if SENTENCE_VECTORS not in m}
-            if missing:
-                rows = self._legacy_rows(missing)
-                ids = list(rows)
-                self.chunks.update(ids=ids, metadatas=[
-                    {SENTENCE_VECTORS: pack_vectors(rows[c][0]),
-                     "sents": json.dumps([list(span) for span in rows[c][1]], separators=(",", ":"))} for c in ids])
-                moved += len(ids)
-        reports = self.snapshot().reports
-        rids = [rid for rid in counts if rid in reports]
-        if rids:
-            self.catalog.update(ids=[f"report:{rid}" for rid in rids], metadatas=[{"sentences": counts[r]} for r in rids])
-        self.client.delete_collection(self._legacy_name)
-        self.legacy = None
-        self._bump()  # the catalog changed: every process re-reads it
-        return moved
+        return legacy.upgrade(self)
 
     def collect_garbage(self) -> list[str]:
         """Delete reports no source points at, and vectors of ingests that never committed."""
@@ -304,7 +256,7 @@ class Store:
             self.delete_vectors(rid)
             self.catalog.delete(ids=[f"report:{rid}", f"text:{rid}", f"pending:{rid}"])
         if doomed:
-            self._bump()
+            self.bump()
         return doomed
 
     def delete_vectors(self, report_id: str) -> None:
@@ -348,25 +300,12 @@ class Store:
         out = {cid: unpack_vectors(m[SENTENCE_VECTORS], dim) for cid, m in metas.items() if SENTENCE_VECTORS in m}
         missing = {cid: m for cid, m in metas.items() if cid not in out}
         if missing and self.legacy is not None:
-            for cid, (vectors, spans) in self._legacy_rows(missing).items():
+            from . import legacy
+
+            for cid, (vectors, spans) in legacy.sentence_rows(self, missing).items():
                 out[cid] = vectors
                 if "sents" not in metas[cid]:  # stores older still kept the spans with the vectors
                     metas[cid]["sents"] = json.dumps([list(span) for span in spans])
-        return out
-
-    def _legacy_rows(self, metas: dict[str, dict[str, Any]]) -> dict[str, tuple[np.ndarray, list[tuple[int, int]]]]:
-        """Sentence vectors and spans of chunks from the old sentence collection (complete chunks only)."""
-        assert self.legacy is not None
-        sids = [f"{cid}:{n}" for cid, m in metas.items() for n in range(int(m["n_sent"]))]
-        got = self.legacy.get(ids=sids, include=["embeddings", "metadatas"])
-        rows = {i: (e, m) for i, e, m in zip(got["ids"], got["embeddings"], got["metadatas"], strict=True)}
-        out = {}
-        for cid, meta in metas.items():
-            found = [rows.get(f"{cid}:{n}") for n in range(int(meta["n_sent"]))]
-            if all(f is not None for f in found):  # a chunk missing any is left for its re-ingest
-                vectors = np.asarray([f[0] for f in found if f is not None], dtype=np.float32)
-                spans = [(int(f[1]["start"]), int(f[1]["end"])) for f in found if f is not None]
-                out[cid] = (vectors.reshape(len(found), -1), spans)
         return out
 
     def iter_chunks(self, page: int = 1000, *, metadatas: bool = True) -> Iterator[tuple[str, str, dict[str, Any]]]:
