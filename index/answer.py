@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
@@ -113,20 +114,28 @@ def distinct(passages: Sequence[Passage]) -> list[Passage]:
     goes to the next passage instead.
     """
     kept: list[Passage] = []
-    shown: list[list[str]] = []
+    shown: list[tuple[list[str], Counter[str]]] = []
     for p in passages:
         words = _words(p.quote)
-        if words and any(repeats(words, other) for other in shown):
+        bag = Counter(words)
+        if words and any(repeats(words, other, bag, other_bag) for other, other_bag in shown):
             continue
         kept.append(p)
-        shown.append(words)
+        shown.append((words, bag))
     return kept
 
 
-def repeats(a: Sequence[str], b: Sequence[str]) -> bool:
-    """True when one quote's words run, in order, through REPEAT_SHARE of the shorter quote."""
+def repeats(a: Sequence[str], b: Sequence[str], bag_a: Counter[str] | None = None,
+            bag_b: Counter[str] | None = None) -> bool:
+    """True when one quote's words run, in order, through REPEAT_SHARE of the shorter quote.
+
+    The words the two have in common (``bag_a & bag_b``, as counted) bound any common run: quotes that
+    share too few are told apart without the longest-match search."""
     shorter = min(len(a), len(b))
     if not shorter:
+        return False
+    common = (bag_a or Counter(a)) & (bag_b or Counter(b))
+    if sum(common.values()) < REPEAT_SHARE * shorter:
         return False
     run = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b)).size
     return run >= REPEAT_SHARE * shorter

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .embed import Embedder
+from .embed import Embedder, embed_questions
 from .keyword import KeywordIndex, Terms, tokenize
+from .rows import RowCache
 from .store import Catalog, Store
 from .types import Filters
 from .when import windows
@@ -76,9 +77,11 @@ class Hit:
 class Searcher:
     """Ranks chunks for a question; keeps a keyword index in step with the store's generation."""
 
-    def __init__(self, store: Store, embedder: Embedder, cache_dir: Path | None = None) -> None:
+    def __init__(self, store: Store, embedder: Embedder, cache_dir: Path | None = None, *,
+                 row_cache_bytes: int = 64 << 20) -> None:
         self.store = store
         self.embedder = embedder
+        self.rows = RowCache(store, row_cache_bytes)
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "briefbot-keyword"
         self._keyword: tuple[str, KeywordIndex] | None = None
         self._lock = threading.Lock()
@@ -158,7 +161,7 @@ class Searcher:
             return [], catalog
         keyword = self.keyword_index(catalog)
         if qvec is None:
-            qvec = self.embedder.embed([question])[0]
+            qvec = embed_questions(self.embedder, [question])[0]
         restrict = sorted(allowed) if filters.active else None
 
         # A question naming a period also gets the best candidates from reports of that period,
@@ -183,21 +186,20 @@ class Searcher:
         # Every candidate is scored on exact evidence: its chunk cosine (its stored vector, for those
         # BM25 alone found), its best sentence's cosine and its share of the question's terms.
         ids = sorted(dense.keys() | keyword_hits.keys())
-        got = self.store.get(ids, documents=True, embeddings=any(cid not in dense for cid in ids))
-        vectors = self.store.sentence_vectors({cid: row[0] for cid, row in got.items()}, len(qvec))
+        rows = self.rows.rows(ids, catalog.generation, len(qvec), need_embedding=keyword_hits.keys() - dense.keys())
         hits = []
         for cid in ids:
-            if cid not in got or cid not in vectors:  # deleted between query and fetch
+            row = rows.get(cid)
+            if row is None:  # deleted between query and fetch
                 continue
-            meta, emb, text = got[cid]
-            c = dense[cid] if cid in dense else float(np.dot(qvec, np.asarray(emb, dtype=np.float32)))
-            sv = vectors[cid]
+            c = dense[cid] if cid in dense else float(np.dot(qvec, row.embedding))  # type: ignore[arg-type]
+            sv = row.vectors
             s = float(np.max(sv @ qvec)) if len(sv) else c
-            cov = terms.coverage(text or "")
+            cov = terms.coverage(row.text)
             bonus = W_DATE if any(w.contains(catalog.reports[report_of(cid)].date) for w in periods) else 0.0
             k = keyword_hits.get(cid, 0.0)
             score = W_CHUNK * c + W_SENTENCE * s + W_KEYWORD * k + W_COVERAGE * cov + bonus
-            hits.append(Hit(cid, report_of(cid), score, c, s, k, cov, meta, text or "", vectors=sv))
+            hits.append(Hit(cid, report_of(cid), score, c, s, k, cov, row.meta, row.text, vectors=sv))
         hits.sort(key=rank_key)
 
         # The leaders' sentences are scored for their words too: the best is the passage's quote and

@@ -209,3 +209,52 @@ def test_top_k_is_a_stable_sort_cut_short() -> None:
         # Half the draws are heavily tied (BM25 gives many chunks the same score).
         scores = rng.integers(0, 4, n).astype(np.float32) if trial % 2 else rng.random(n).astype(np.float32)
         assert top_k(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
+
+
+QUESTIONS = ("Which ammunition shortages did Prigozhin complain about?", "grain corridor convoy",
+             "power outages in Kharkiv", "what happened", "naval escort from Odesa")
+
+
+def _shown(answer: Any) -> dict[str, Any]:
+    data = answer.to_json()
+    data.pop("took_ms")
+    return data
+
+
+def test_rows_kept_from_earlier_questions_answer_as_a_fresh_read(loaded: Briefbot, settings: Any) -> None:
+    cold = [_shown(loaded.ask(q, k=5)) for q in QUESTIONS]
+    rows = loaded.searcher.rows
+    assert rows.misses and len(rows) == rows.misses  # each candidate read once
+    before = rows.hits
+    warm = [_shown(loaded.ask(q, k=5)) for q in QUESTIONS]
+    assert rows.hits > before and len(rows) == rows.misses
+    assert warm == cold
+    uncached = Briefbot(settings.model_copy(update={"row_cache_mb": 0}), client=loaded.store.client)
+    assert [_shown(uncached.ask(q, k=5)) for q in QUESTIONS] == cold
+    assert len(uncached.searcher.rows) == 0
+
+
+def test_a_forgotten_report_leaves_no_rows_behind(loaded: Briefbot) -> None:
+    question = "Which ammunition shortages did Prigozhin complain about?"
+    assert loaded.ask(question).passages[0].title == "Wagner in Bakhmut"
+    wagner = next(r for r in loaded.sources() if r.title == "Wagner in Bakhmut")
+    assert any(cid.startswith(wagner.report_id) for cid in loaded.searcher.rows._rows)
+    loaded.forget(wagner.report_id)
+    answer = loaded.ask(question, k=5)
+    assert "Wagner in Bakhmut" not in {p.title for p in answer.passages}
+    assert not any(cid.startswith(wagner.report_id) for cid in loaded.searcher.rows._rows)
+
+
+def test_the_row_cache_keeps_to_its_budget(settings: Any, tmp_path: Path) -> None:
+    small = Briefbot(settings.model_copy(update={"row_cache_mb": 0.05}))  # 50 KB: a few rows
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for n in range(12):
+        write_md(docs / f"r{n}.md", f"Report {n} covers the grain corridor, convoy {n} and its escort. "
+                 f"{_filler(f'topic{n}', 30)}", title=f"Report {n}", date=f"2023-01-{n + 1:02d}")
+    assert not small.ingest([str(docs)]).failed
+    for q in QUESTIONS:
+        small.ask(q, k=5)
+    rows = small.searcher.rows
+    assert 0 < len(rows) < rows.misses
+    assert rows.nbytes <= rows.max_bytes
