@@ -22,7 +22,7 @@ import numpy as np
 
 from . import chunk as chunking
 from .answer import MIN_SUPPORT, build_passages, distinct, support
-from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, chunk_vectors, make_embedder
+from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, chunk_vectors, embed_questions, make_embedder
 from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy, StoreUnavailable
 from .fetch import fetch, kind_of
 from .load import Document, iter_files, load_bytes
@@ -49,11 +49,13 @@ class Briefbot:
 
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None, client: Any = None) -> None:
         self.settings = settings
-        self.embedder = embedder or make_embedder(settings.model)
+        self.embedder = embedder or make_embedder(settings.model, onnx_questions=settings.onnx_questions,
+                                                   cache_dir=settings.model_cache)
         self.encoder = QuestionEncoder(self.embedder, cache=settings.question_cache)
         self.store = Store(client if client is not None else make_client(settings), settings.collection_prefix)
         cache = settings.cache_dir or (None if settings.server_mode else settings.store / "cache")
-        self.searcher = Searcher(self.store, self.embedder, cache)
+        self.searcher = Searcher(self.store, self.embedder, cache,
+                                 row_cache_bytes=int(settings.row_cache_mb * (1 << 20)))
         self.min_support = settings.min_support if settings.min_support is not None else MIN_SUPPORT
         self.gate: Gate = getattr(self.embedder, "gate", MINILM_GATE)
         self._write_lock = threading.Lock()
@@ -64,7 +66,7 @@ class Briefbot:
     def warm_up(self) -> None:
         """Load the model and the keyword index now, so the first question does not wait for them; bring
         a store written by an older version up to date (questions are answered from it either way)."""
-        self.embedder.embed(["warm up"])
+        embed_questions(self.embedder, ["warm up"])  # questions only: the model for reports loads at an ingest
         if self.store.legacy is not None:
             try:
                 with self.writing():

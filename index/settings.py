@@ -29,11 +29,20 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(
         None, description="Where the keyword-index cache lives; default: <store>/cache or a temp dir."
     )
+    onnx_questions: bool = Field(
+        True, description="Encode questions with an ONNX Runtime export of the model (made once, a third of the CPU).",
+    )
+    model_cache: Path | None = Field(
+        None, description="Where that export is kept; default: $XDG_CACHE_HOME/briefbot/models (~/.cache).",
+    )
 
     # --- answers -------------------------------------------------------------------------------
     top_k: int = Field(3, ge=1, le=20, description="Passages per answer.")
     max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused with a reason.")
     question_cache: int = Field(512, ge=0, description="Recent question vectors kept (\"More\" and repeats skip the model); 0: none.")
+    row_cache_mb: float = Field(
+        64.0, ge=0, description="Memory for chunk rows kept from recent questions' candidates (MB); 0: none."
+    )
     min_support: float | None = Field(
         None, description="Override of the refusal gate's probability threshold (0..1); leave unset normally."
     )
