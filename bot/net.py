@@ -87,7 +87,8 @@ class RetryingRequest(HTTPXRequest):
 
 
 class FloodLimiter(AIORateLimiter):
-    """PTB's AIORateLimiter; typing actions and button answers count only toward the global rate."""
+    """PTB's AIORateLimiter for messages; typing actions and button answers are not messages, so they
+    pass unthrottled (PTB applies its limits to calls that name a chat). A RetryAfter still pauses all."""
 
     async def process_request(self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str,
                               data: dict[str, Any], rate_limit_args: int | None) -> Any:

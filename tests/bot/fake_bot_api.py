@@ -101,6 +101,7 @@ class FakeBotAPI:
         self._runner: web.AppRunner | None = None
         self._closing = False
         self.confirmed = 0  # the highest update id the bot has confirmed receiving
+        self.watchers: list[Callable[[Call], None]] = []  # told of each call once it is answered
         self.port = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -278,6 +279,15 @@ class FakeBotAPI:
         params = _decode(await request.post()) if request.can_read_body else {}
         call = Call(method, params)
         self.calls.append(call)
+        try:
+            return await self._answer(request, call)
+        finally:
+            for watcher in self.watchers:
+                watcher(call)
+
+    async def _answer(self, request: web.Request, call: Call) -> web.StreamResponse:
+        method = call.method
+        params = call.params
         if request.match_info["token"] != self.token:
             call.outcome = "error:401"
             return _error(ApiError(401, "Unauthorized"))
