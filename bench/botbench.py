@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -44,16 +45,56 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-async def _session(store: Path, work: Path, questions: Sequence[str], *, chats: int, per_chat: int,
-                   think: float, log: Callable[[str], None], tag: str) -> dict[str, Any]:
-    fake = _fake_api()
-    await fake.start()
-    users = [5001 + i for i in range(chats)]
+def _env(fake: Any, store: Path, users: Sequence[int]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFBOT_")}
     env.update(BRIEFBOT_TELEGRAM_TOKEN=TOKEN, BRIEFBOT_TELEGRAM_API_URL=fake.url, BRIEFBOT_STORE=str(store),
                BRIEFBOT_ALLOWED_USERS=",".join(map(str, users)), BRIEFBOT_RATE_LIMIT="1000",
                BRIEFBOT_QUESTION_CACHE="0",  # every question pays for its embedding, in both rounds
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
+    return env
+
+
+async def _first_start(store: Path, work: Path, log: Callable[[str], None]) -> float:
+    """Process start to first getUpdates on a machine that has no export of the question model yet."""
+    fake = _fake_api()
+    await fake.start()
+    models = work / "first-start-models"
+    shutil.rmtree(models, ignore_errors=True)
+    env = _env(fake, store, [5001])
+    env["BRIEFBOT_MODEL_CACHE"] = str(models)
+    cwd = work / "bot-first-start"
+    cwd.mkdir(exist_ok=True)
+    t0 = time.monotonic()
+    with open(work / "bot-first-start.log", "w") as errlog:  # noqa: ASYNC230 (once, before the bot starts)
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "index.cli", "serve", env=env, cwd=cwd,
+                                                    stdout=errlog, stderr=errlog)
+        try:
+            await fake.wait_for(lambda: fake.calls_to("getUpdates"), within=300)
+            took = fake.calls_to("getUpdates")[0].at - t0
+        finally:
+            await _stop(proc)
+            await fake.stop()
+            shutil.rmtree(models, ignore_errors=True)
+    log(f"bot: first start on a machine (exports the question model): {took:.1f} s to the first getUpdates")
+    return took
+
+
+async def _stop(proc: Any) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def _session(store: Path, work: Path, questions: Sequence[str], *, chats: int, per_chat: int,
+                   think: float, log: Callable[[str], None], tag: str) -> dict[str, Any]:
+    fake = _fake_api()
+    await fake.start()
+    users = [5001 + i for i in range(chats)]
+    env = _env(fake, store, users)
     cwd = work / f"bot-{tag}"
     cwd.mkdir(exist_ok=True)  # an empty directory: no stray .env is read
     errlog = open(work / f"bot-{tag}.log", "w")  # noqa: SIM115, ASYNC230 (once, before the bot starts)
@@ -79,13 +120,7 @@ async def _session(store: Path, work: Path, questions: Sequence[str], *, chats: 
             log(f"bot ({tag}, {key}): p50 {out[key]['p50']:.0f} ms, p95 {out[key]['p95']:.0f} ms over {len(lat)}")
         out["peak_rss_mb"] = _peak_rss_mb(proc.pid)
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await _stop(proc)
         errlog.close()
         await fake.stop()
     return out
@@ -140,6 +175,7 @@ def run(work: Path, store: Path, questions: Sequence[str], log: Callable[[str], 
     got = asyncio.run(_session(store, work, questions, chats=CHATS, per_chat=per_chat, think=1.0, log=log,
                                tag="isw"))
     out: dict[str, Any] = {"chats": CHATS, "n": CHATS * per_chat, "flood_limit": FLOOD_LIMIT, **got}
+    out["first_start_s"] = asyncio.run(_first_start(store, work, log))
     out["p50_ms"], out["p95_ms"] = got["closed"]["p50"], got["closed"]["p95"]
     if big_store is not None:
         big = asyncio.run(_session(big_store, work, questions, chats=CHATS, per_chat=1, think=0.0, log=log,

@@ -43,7 +43,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "isw_hit5": (">=", 0.95), "isw_offtopic_refused": (">=", 1.0), "isw_false_refusal": ("<=", 0.05),
     "ingest_over_encode": ("<=", 1.5), "reingest_over_ingest": ("<=", 0.03),
     "p50_ratio_isw": ("<=", 2.0), "p50_ratio_100k": ("<=", 2.0),
-    "bot_p95_ms": ("<=", 150.0), "cold_start_s": ("<=", 10.0), "rss_100k_gb": ("<=", 1.5),
+    "bot_p95_ms": ("<=", 150.0), "bot_p95_think_ms": ("<=", 150.0), "cold_start_s": ("<=", 10.0),
+    "rss_100k_gb": ("<=", 1.5),
 }
 
 
