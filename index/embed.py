@@ -90,7 +90,13 @@ class SentenceTransformerEmbedder:
             with self._onnx_lock:
                 if self._onnx is None:
                     self._onnx = self._load_onnx()
-        return self._onnx.embed(texts) if self._onnx else self.embed(texts)
+        if self._onnx:
+            try:
+                return self._onnx.embed(texts)  # type: ignore[no-any-return]
+            except Exception:  # the runtime failed where the export passed its check: the model from now on
+                log.exception("ONNX question model failed; questions go to sentence-transformers from now on")
+                self._onnx = False
+        return self.embed(texts)
 
     @property
     def question_runtime(self) -> str:
