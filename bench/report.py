@@ -212,7 +212,7 @@ def markdown(r: dict[str, Any], pngs: list[str]) -> str:
     bot = r.get("bot") or {}
     if bot.get("flood_limit"):
         lines += ["", f"² Telegram's flood limit ({bot['flood_limit']} messages a second, kept by the bot) bounds this "
-                  f"loop's mean to at least {bot['chats']} / {bot['flood_limit']} s = "
+                  f"loop's mean to about {bot['chats']} / {bot['flood_limit']} s = "
                   f"{bot['chats'] / bot['flood_limit'] * 1000:.0f} ms, whatever the bot's speed (see Bot)."]
     lines += ["", *(f"![{p}]({p})" for p in pngs), ""]
 
@@ -416,12 +416,12 @@ def markdown(r: dict[str, Any], pngs: list[str]) -> str:
               if bot.get("first_start_s") else []),
             f"| first reply after start (builds or loads the keyword index) | {bot.get('first_reply_ms', 0):.0f} ms "
             f"({bot.get('first_reply_after_start_s', 0):.1f} s after process start) |",
-            f"| p50 / p95, 20 chats, closed loop | {bot['closed']['p50']:.0f} / {bot['closed']['p95']:.0f} ms "
-            f"({bot['closed'].get('replies_per_s', 0):.1f} replies/s) |",
+            f"| p50 / p95 (mean), 20 chats, closed loop | {bot['closed']['p50']:.0f} / {bot['closed']['p95']:.0f} ms "
+            f"({bot['closed'].get('mean', 0):.0f} ms; {bot['closed'].get('replies_per_s', 0):.1f} replies/s) |",
         ]
         if think:
-            lines.append(f"| p50 / p95, 20 chats, 0–2 s think time | {think['p50']:.0f} / {think['p95']:.0f} ms "
-                         f"({think.get('replies_per_s', 0):.1f} replies/s) |")
+            lines.append(f"| p50 / p95 (mean), 20 chats, 0–2 s think time | {think['p50']:.0f} / {think['p95']:.0f} ms "
+                         f"({think.get('mean', 0):.0f} ms; {think.get('replies_per_s', 0):.1f} replies/s) |")
         if bot.get("peak_rss_mb"):
             lines.append(f"| peak RSS of the bot process, ISW store | {bot['peak_rss_mb']:,.0f} MB |")
         big = bot.get("big")
@@ -437,11 +437,12 @@ def markdown(r: dict[str, Any], pngs: list[str]) -> str:
         if flood:
             floor = bot["chats"] / flood * 1000
             lines += ["", f"The bot keeps to Telegram's flood limit of {flood} messages a second over all chats "
-                      "(python-telegram-bot's `AIORateLimiter`). In the closed loop each of the "
-                      f"{bot['chats']} chats waits for its reply before asking again, so at most {flood} replies a "
-                      f"second means a mean wait of at least {bot['chats']} / {flood} s = {floor:.0f} ms, however "
-                      "fast the bot: the 150 ms target cannot be met in that loop by a bot that keeps the limit. The "
-                      "think-time row is 20 chats asking at a pace the limit allows."]
+                      "(python-telegram-bot's `AIORateLimiter`: a burst of as many, then that rate). In the closed "
+                      f"loop each of the {bot['chats']} chats waits for its reply before asking again, so by Little's "
+                      f"law {flood} replies a second mean a wait of about {bot['chats']} / {flood} s = {floor:.0f} ms "
+                      "on average, however fast the bot: the 150 ms target cannot be met in that loop by a bot that "
+                      "keeps the limit, and the replies/s column shows the loop running at the limit. The think-time "
+                      "row is 20 chats asking at a pace the limit allows."]
         lines.append("")
     else:
         lines += [f"**Not measured yet:** {bot.get('reason', 'the bot is not written yet')}.", ""]
