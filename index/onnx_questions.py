@@ -13,12 +13,14 @@ no fast tokenizer), a failed export or a failed check keeps questions on sentenc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
 import logging
 import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,10 @@ PROBES = (
     " ".join(["the front line moved again"] * 80),
 )
 MIN_COSINE = 0.9999
+# Exports not loaded for this long (made for an older library version, another install) are removed
+# when a new one is made: each holds the whole model (~90 MB for MiniLM).
+STALE_DAYS = 30
+SUFFIXES = (".tokenizer.json", ".json", ".onnx")
 
 
 def default_cache_dir() -> Path:
@@ -103,11 +109,29 @@ def load_or_export(model_ref: str, cache_dir: Path, st_model: Any) -> OnnxQuesti
     path = cache_dir / f"{cache_key(model_ref)}.onnx"
     if path.exists():
         try:
-            return OnnxQuestionModel(path)
+            model = OnnxQuestionModel(path)
         except Exception as exc:  # a damaged cache entry: made again below
             log.warning("cached question model %s unusable (%s); exporting it again", path, exc)
+        else:
+            with contextlib.suppress(OSError):  # its last use, for pruning (a read-only cache is fine)
+                os.utime(path)
+            return model
     _export(st_model(), path)
+    _prune(cache_dir, keep=path)
     return OnnxQuestionModel(path)
+
+
+def _prune(cache_dir: Path, keep: Path) -> None:
+    """Remove exports last used more than STALE_DAYS ago."""
+    cutoff = time.time() - STALE_DAYS * 86400
+    for graph in cache_dir.glob("*.onnx"):
+        try:
+            if graph != keep and graph.stat().st_mtime < cutoff:
+                for suffix in SUFFIXES[::-1]:  # the graph first: without it the rest is never read
+                    graph.with_suffix(suffix).unlink(missing_ok=True)
+                log.info("removed the unused question model %s", graph)
+        except OSError as exc:
+            log.warning("cannot remove %s: %s", graph, exc)
 
 
 def _export(model: Any, path: Path) -> None:
@@ -160,6 +184,6 @@ def _export(model: Any, path: Path) -> None:
         worst = float(min(np.min(np.sum(want * got, axis=1)), np.min(np.sum(want * alone, axis=1))))
         if worst < MIN_COSINE:
             raise ValueError(f"the export disagrees with the model (cosine {worst:.6f} on a probe)")
-        for suffix in (".tokenizer.json", ".json", ".onnx"):  # the graph last: it marks a whole export
+        for suffix in SUFFIXES:  # the graph last: it marks a whole export
             os.replace(out.with_suffix(suffix), path.with_suffix(suffix))
     log.info("exported the question model to %s (probe cosine >= %.7f)", path, worst)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +53,7 @@ def test_a_later_process_loads_the_export_without_torch(exported: tuple[Sentence
     emb, cache = exported
     files = sorted(cache.iterdir())
     assert [f.suffix for f in files] == [".json", ".onnx", ".json"]  # sidecar, graph, tokenizer
-    stamps = [f.stat().st_mtime_ns for f in files]
+    stamps = [(f.stat().st_ino, f.stat().st_mtime_ns if f.suffix == ".json" else 0) for f in files]
     code = (
         "import sys, json; from pathlib import Path; from index.embed import SentenceTransformerEmbedder\n"
         f"e = SentenceTransformerEmbedder(cache_dir=Path({str(cache)!r}))\n"
@@ -65,7 +67,8 @@ def test_a_later_process_loads_the_export_without_torch(exported: tuple[Sentence
     runtime, torch_loaded, vectors = json.loads(out.stdout.strip().splitlines()[-1])
     assert runtime == "onnxruntime" and not torch_loaded
     assert np.abs(np.asarray(vectors) - emb.embed_questions(QUESTIONS[:2])).max() < 1e-6
-    assert [f.stat().st_mtime_ns for f in files] == stamps  # loaded, not made again
+    # Loaded, not made again (a new export replaces the files); only the graph's time is touched, as used.
+    assert [(f.stat().st_ino, f.stat().st_mtime_ns if f.suffix == ".json" else 0) for f in files] == stamps
 
 
 def test_a_damaged_export_is_made_again(tmp_path: Path, exported: tuple[SentenceTransformerEmbedder, Path],
@@ -75,12 +78,21 @@ def test_a_damaged_export_is_made_again(tmp_path: Path, exported: tuple[Sentence
         (tmp_path / f.name).write_bytes(f.read_bytes())
     graph = next(tmp_path.glob("*.onnx"))
     graph.write_bytes(graph.read_bytes()[: 1000])  # a disk that filled up mid-write
+    # Beside it, exports an older install made: one unused for 40 days, one used yesterday.
+    day = 86400
+    for name, age in (("old", 40 * day), ("recent", 1 * day)):
+        for suffix in (".onnx", ".json", ".tokenizer.json"):
+            f = tmp_path / f"{name}{suffix}"
+            f.write_text("{}")
+            os.utime(f, (time.time() - age, time.time() - age))
     again = SentenceTransformerEmbedder(cache_dir=tmp_path)
     again._model = real_embedder._load()
     v = again.embed_questions(QUESTIONS[:1])
     assert again.question_runtime == "onnxruntime"
     assert np.abs(v - real_embedder.embed(QUESTIONS[:1])).max() < 1e-5
     assert graph.stat().st_size > 1_000_000
+    assert sorted(f.name for f in tmp_path.iterdir() if not f.name.startswith(graph.stem)) == [
+        "recent.json", "recent.onnx", "recent.tokenizer.json"]
 
 
 def test_questions_fall_back_to_the_model_when_asked_or_when_no_export_fits(tmp_path: Path,
