@@ -45,7 +45,7 @@ class SentenceTransformerEmbedder:
     gate: Gate = MINILM_GATE
 
     def __init__(self, model: str | None = None, *, batch_size: int = 64, onnx_questions: bool = True,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, question_threads: int = 1) -> None:
         self.name = model or "all-MiniLM-L6-v2"
         self._model_ref = model
         self._batch_size = batch_size
@@ -53,6 +53,7 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
         self._onnx: Any = None if onnx_questions else False  # None: not tried yet; False: not used
         self._cache_dir = cache_dir
+        self._question_threads = question_threads
         self._onnx_lock = threading.Lock()
 
     def _load(self) -> object:
@@ -108,7 +109,8 @@ class SentenceTransformerEmbedder:
 
         ref = self._model_ref or default_model_path()
         try:
-            return load_or_export(ref, self._cache_dir or default_cache_dir(), self._load)
+            return load_or_export(ref, self._cache_dir or default_cache_dir(), self._load,
+                                  threads=self._question_threads)
         except Exception as exc:  # no onnx package, an unusual model, a read-only cache: the model itself
             log.warning("questions stay on sentence-transformers (ONNX export unavailable: %s)", exc)
             return False
@@ -203,11 +205,13 @@ class _Pending:
     done: bool = False
 
 
-def make_embedder(model: str | None, *, onnx_questions: bool = True, cache_dir: Path | None = None) -> Embedder:
+def make_embedder(model: str | None, *, onnx_questions: bool = True, cache_dir: Path | None = None,
+                  question_threads: int = 1) -> Embedder:
     """The configured model, or the bundled default; ``hash`` selects the test embedder."""
     if model == "hash":
         return HashEmbedder()
-    return SentenceTransformerEmbedder(model, onnx_questions=onnx_questions, cache_dir=cache_dir)
+    return SentenceTransformerEmbedder(model, onnx_questions=onnx_questions, cache_dir=cache_dir,
+                                       question_threads=question_threads)
 
 
 def embed_questions(embedder: Embedder, texts: list[str]) -> np.ndarray:

@@ -72,7 +72,7 @@ def cache_key(model_ref: str) -> str:
 class OnnxQuestionModel:
     """Tokenizer + ONNX graph + mean pooling + L2 normalisation, as the sentence-transformers model does."""
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(self, path: Path, threads: int = 1) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -83,8 +83,11 @@ class OnnxQuestionModel:
         self.tokenizer.enable_truncation(int(sidecar["max_length"]))
         self.tokenizer.enable_padding(pad_id=int(sidecar["pad_id"]), pad_token=sidecar["pad_token"])
         options = ort.SessionOptions()
-        # Two threads take a question from ~11 to ~7 ms; more buy nothing for ~15 word pieces.
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        # One thread: ~10 ms of CPU and wall a question. Two cut the wall time to ~7 ms but cost ~11 ms
+        # of CPU, and a bot answering 20 chats runs questions side by side: with one thread each, its
+        # p95 over 20 chats on 2 cores, 0.5 of a core taken by another process, was 119-180 ms (five runs,
+        # median 128) against 141-404 ms (median 151) with two.
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         # Threads that spin between passes take CPU from the searches running beside them.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -103,14 +106,14 @@ class OnnxQuestionModel:
         return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
-def load_or_export(model_ref: str, cache_dir: Path, st_model: Any) -> OnnxQuestionModel:
+def load_or_export(model_ref: str, cache_dir: Path, st_model: Any, *, threads: int = 1) -> OnnxQuestionModel:
     """The cached export of ``model_ref``, made now (from ``st_model()``, which loads the model) if missing.
 
     Raises ``ValueError`` for a model this export does not fit, or whatever the export raised."""
     path = cache_dir / f"{cache_key(model_ref)}.onnx"
     if path.exists():
         try:
-            model = OnnxQuestionModel(path)
+            model = OnnxQuestionModel(path, threads)
         except Exception as exc:  # a damaged cache entry: made again below
             log.warning("cached question model %s unusable (%s); exporting it again", path, exc)
         else:
@@ -119,7 +122,7 @@ def load_or_export(model_ref: str, cache_dir: Path, st_model: Any) -> OnnxQuesti
             return model
     _export(st_model(), path)
     _prune(cache_dir, keep=path)
-    return OnnxQuestionModel(path)
+    return OnnxQuestionModel(path, threads)
 
 
 def _prune(cache_dir: Path, keep: Path) -> None:

@@ -50,7 +50,8 @@ class Briefbot:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None, client: Any = None) -> None:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings.model, onnx_questions=settings.onnx_questions,
-                                                   cache_dir=settings.model_cache)
+                                                   cache_dir=settings.model_cache,
+                                                   question_threads=settings.question_threads)
         self.encoder = QuestionEncoder(self.embedder, cache=settings.question_cache)
         self.store = Store(client if client is not None else make_client(settings), settings.collection_prefix)
         cache = settings.cache_dir or (None if settings.server_mode else settings.store / "cache")

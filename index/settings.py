@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     model_cache: Path | None = Field(
         None, description="Where that export is kept; default: $XDG_CACHE_HOME/briefbot/models (~/.cache).",
     )
+    question_threads: int = Field(
+        1, ge=1, le=64,
+        description="Threads ONNX Runtime uses for one question (1: least CPU a question; the bot runs questions side by side).",
+    )
 
     # --- answers -------------------------------------------------------------------------------
     top_k: int = Field(3, ge=1, le=20, description="Passages per answer.")

@@ -71,6 +71,21 @@ def test_a_later_process_loads_the_export_without_torch(exported: tuple[Sentence
     assert [(f.stat().st_ino, f.stat().st_mtime_ns if f.suffix == ".json" else 0) for f in files] == stamps
 
 
+def test_the_question_thread_count_reaches_the_runtime(exported: tuple[SentenceTransformerEmbedder, Path],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from index import Briefbot, Settings
+
+    _, cache = exported
+    monkeypatch.setenv("BRIEFBOT_QUESTION_THREADS", "2")
+    svc = Briefbot(Settings(store=cache.parent / "threads-store", model_cache=cache, _env_file=None))
+    svc.embedder.embed_questions(QUESTIONS[:1])  # type: ignore[attr-defined]
+    options = svc.embedder._onnx.session.get_session_options()  # type: ignore[attr-defined]
+    assert options.intra_op_num_threads == 2
+    default = SentenceTransformerEmbedder(cache_dir=cache)
+    default.embed_questions(QUESTIONS[:1])
+    assert default._onnx.session.get_session_options().intra_op_num_threads == 1
+
+
 def test_a_damaged_export_is_made_again(tmp_path: Path, exported: tuple[SentenceTransformerEmbedder, Path],
                                         real_embedder: Any) -> None:
     emb, cache = exported
