@@ -35,6 +35,8 @@ EXAMPLES = ("What did Xi commit to?", "What did ISW assess about Russian offensi
 _JUNK = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufeff\ufff9-\ufffb]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _SAFE_URL = re.compile(r"https?://[^\s<>\"'\x00-\x1f\x7f]+\Z")
+# UTF-16 units of the characters html.escape widens (as ``&amp;``, ``&lt;``, ``&gt;``).
+_ESCAPED_UNITS = {"&": 5, "<": 4, ">": 4}
 
 
 def units(text: str) -> int:
@@ -62,23 +64,23 @@ def clip(text: str, budget: int, *, keep_end: bool = False) -> str:
     full = esc(text)
     if units(full) <= budget:
         return full
-    # Every character takes at least one unit, so no more than ``budget`` of them can fit.
-    chars = list(reversed(text[-budget:])) if keep_end else list(text[:budget])
-    pieces: list[str] = []
-    used = 1  # the ellipsis
+    # Every character takes at least one unit, so no more than ``budget`` of them can fit. ``clean``
+    # maps character to character, so cleaning the slice is cleaning the text.
+    chars = clean(text[-budget:] if keep_end else text[:budget])
+    if keep_end:
+        chars = chars[::-1]
+    used, n = 1, 0  # 1: the ellipsis
     for ch in chars:
-        piece = esc(ch)
-        used += units(piece)
+        used += _ESCAPED_UNITS.get(ch, 1 if ch < "\U00010000" else 2)
         if used > budget:
             break
-        pieces.append(piece)
+        n += 1
     # Back off to a word boundary when one is near, so a cut never splits a word mid-way.
-    spaces = [i for i, ch in enumerate(chars[: len(pieces)]) if ch.isspace()]
-    if spaces and spaces[-1] > len(pieces) * 0.7:
-        pieces = pieces[: spaces[-1]]
+    space = max((i for i in range(n - 1, int(n * 0.7), -1) if chars[i].isspace()), default=None)
+    kept = chars[:space if space is not None else n]
     if keep_end:
-        return "…" + "".join(reversed(pieces))
-    return "".join(pieces) + "…"
+        return "…" + html.escape(kept[::-1], quote=False)
+    return html.escape(kept, quote=False) + "…"
 
 
 def link(title: str, url: str | None) -> str:

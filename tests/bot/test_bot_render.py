@@ -131,6 +131,21 @@ def test_every_other_message_renders_valid(text: str, title: str, date: str, url
     check(render.forgotten(info))
 
 
+@given(LONG, st.integers(2, 400), st.booleans())
+def test_clip_keeps_an_escaped_end_of_the_text_within_budget(text: str, budget: int, keep_end: bool) -> None:
+    out = render.clip(text, budget, keep_end=keep_end)
+    assert render.units(out) <= budget
+    whole = render.clean(text)
+    if render.units(render.esc(text)) <= budget:
+        assert out == render.esc(text)
+        return
+    kept = html.unescape(out.removeprefix("…") if keep_end else out.removesuffix("…"))
+    assert out != kept and (whole.endswith(kept) if keep_end else whole.startswith(kept))
+    # Nearly the whole budget is used: at most 30% is given back to end on a word boundary (+1 for
+    # the ellipsis; a character wider than one unit may overshoot by as much as 4 more).
+    assert render.units(render.esc(kept)) >= int((budget - 1) * 0.7) - 5
+
+
 def test_fake_server_parser_rejects_what_telegram_rejects() -> None:
     assert parse_html('<b>a <i>b</i></b> &lt;&amp;&gt;&quot;&#39;&#x1F600; <a href="https://x.org/?a=1&amp;b">l</a>') \
         == "a b <&>\"'😀 l"

@@ -65,6 +65,21 @@ async def test_serve_long_polls_and_logs_without_the_token(fake: FakeBotAPI, tmp
     assert TOKEN.split(":")[1] not in log and "<redacted>" in log  # PTB logs its base URL at DEBUG
 
 
+async def listening(port: int, within: float) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            await writer.wait_closed()
+            return
+
+
 async def test_serve_webhook_mode_checks_the_secret(fake: FakeBotAPI, tmp_path: Path) -> None:
     port = free_port()
     proc = await serve(fake, tmp_path, BRIEFBOT_WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
@@ -72,6 +87,8 @@ async def test_serve_webhook_mode_checks_the_secret(fake: FakeBotAPI, tmp_path: 
     try:
         await fake.wait_for(lambda: fake.webhook, within=60)
         assert fake.webhook is not None and fake.webhook["secret_token"] == "s3cret-Token_1"
+        # PTB calls setWebhook before its server listens (Telegram retries a refused delivery): wait for it.
+        await listening(port, within=30)
         question = fake.say(fake.private(USER), QUESTION)
         [update] = fake.take_updates()
         async with aiohttp.ClientSession() as http:
