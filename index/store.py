@@ -310,16 +310,16 @@ class Store:
 
     def iter_chunks(self, page: int = 1000, *, metadatas: bool = True) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """Every stored chunk ``(id, text, metadata or {})``, paged (to rebuild the keyword index,
-        which needs no metadata: a chunk's metadata carries its sentence vectors, ~5 KB)."""
-        offset = 0
-        while True:
-            got = self.chunks.get(include=["documents", *(["metadatas"] if metadatas else [])], limit=page,
-                                  offset=offset)
-            if not got["ids"]:
-                return
+        which needs no metadata: a chunk's metadata carries its sentence vectors, ~5 KB).
+
+        The ids come first, in one read, then the rows by id: Chroma reads a page by id in a third of
+        the time it takes to read it by offset (100k chunks: 9 s against 28 s)."""
+        ids = self.chunks.get(include=[])["ids"]
+        for at in range(0, len(ids), page):
+            got = self.chunks.get(ids=ids[at:at + page],
+                                  include=["documents", *(["metadatas"] if metadatas else [])])
             metas = got["metadatas"] if metadatas else [{}] * len(got["ids"])
             yield from zip(got["ids"], got["documents"], metas, strict=True)
-            offset += len(got["ids"])
 
     def counts(self) -> tuple[int, int]:
         """Stored chunk and sentence vectors (of visible reports)."""

@@ -65,3 +65,19 @@ def test_server_restart_is_survived(tmp_path: Path) -> None:
         assert svc.ask("Xi praised Putin").answered
     finally:
         server.stop()
+
+
+def test_every_chunk_is_read_once_across_pages(any_service: Briefbot, tmp_path: Path) -> None:
+    svc = any_service
+    for n in range(4):
+        write_md(tmp_path / f"r{n}.md", "\n\n".join(f"Report {n} paragraph {p}: {BODY}" for p in range(3)),
+                 title=f"Report {n}")
+    assert not svc.ingest([str(tmp_path / f"r{n}.md") for n in range(4)]).failed
+    everything = svc.store.chunks.get(include=["documents"])
+    want = dict(zip(everything["ids"], everything["documents"], strict=True))
+    assert len(want) >= 4
+    for page in (1, 3, len(want), len(want) + 5):
+        rows = list(svc.store.iter_chunks(page, metadatas=False))
+        assert [cid for cid, _, _ in rows] == everything["ids"]  # Chroma's own order: ties rank alike
+        assert {cid: text for cid, text, _ in rows} == want
+    assert all(int(meta["end"]) > int(meta["start"]) for _, _, meta in svc.store.iter_chunks(3))
