@@ -85,7 +85,7 @@ class OnnxQuestionModel:
         options = ort.SessionOptions()
         # One thread: ~10 ms of CPU and wall a question. Two cut the wall time to ~7 ms but cost ~11 ms
         # of CPU, and a bot answering 20 chats runs questions side by side: with one thread each, its
-        # p95 over 20 chats on 2 cores, 0.5 of a core taken by another process, was 119-180 ms (five runs,
+        # p95 over 20 chats on 2 cores, 0.5 of a core taken by another process, was 117-180 ms (five runs,
         # median 128) against 141-404 ms (median 151) with two.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

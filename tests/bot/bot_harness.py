@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 from collections.abc import AsyncIterator
@@ -71,3 +72,20 @@ async def running(settings: Settings, service: Briefbot, network: Network = FAST
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+
+
+async def listening(port: int, within: float) -> None:
+    """Wait until something accepts connections on 127.0.0.1:``port``: PTB calls setWebhook before its
+    web server listens (Telegram retries a refused delivery; a test must wait instead)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            await writer.wait_closed()
+            return

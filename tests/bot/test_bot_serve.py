@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from bot_harness import ADMIN, QUESTION, QUOTE, SAMPLE, TOKEN, USER, make_settings
+from bot_harness import ADMIN, QUESTION, QUOTE, SAMPLE, TOKEN, USER, listening, make_settings
 from fake_bot_api import FakeBotAPI
 
 from index import Briefbot
@@ -63,21 +63,6 @@ async def test_serve_long_polls_and_logs_without_the_token(fake: FakeBotAPI, tmp
     assert [c["command"] for c in commands[0]["commands"]] == ["ask", "sources", "help", "start"]
     assert f"question chat={USER} user={USER} offset=0 answered=True" in log
     assert TOKEN.split(":")[1] not in log and "<redacted>" in log  # PTB logs its base URL at DEBUG
-
-
-async def listening(port: int, within: float) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.05)
-        else:
-            writer.close()
-            await writer.wait_closed()
-            return
 
 
 async def test_serve_webhook_mode_checks_the_secret(fake: FakeBotAPI, tmp_path: Path) -> None:

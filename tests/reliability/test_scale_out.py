@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from bot_harness import ADMIN, QUESTION, QUOTE, SAMPLE, TOKEN, USER
+from bot_harness import ADMIN, QUESTION, QUOTE, SAMPLE, TOKEN, USER, listening
 from fake_bot_api import FakeBotAPI
 
 from bot.render import STORE_DOWN
@@ -80,6 +80,8 @@ async def test_two_webhook_bots_answer_alike_and_survive_a_chroma_restart(tmp_pa
             (tmp_path / f"bot{n}").mkdir()
             procs.append(await start_bot(fake, server, tmp_path / f"bot{n}" / "cache", port))
         await fake.wait_for(lambda: len(fake.calls_to("setWebhook")) >= 2 or None, within=90)
+        for port in ports:
+            await listening(port, within=30)
 
         first, second = [await ask_via(fake, port, QUESTION) for port in ports]
         assert QUOTE in first["text"]
