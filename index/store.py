@@ -312,8 +312,8 @@ class Store:
         """Every stored chunk ``(id, text, metadata or {})``, paged (to rebuild the keyword index,
         which needs no metadata: a chunk's metadata carries its sentence vectors, ~5 KB).
 
-        The ids come first, in one read, then the rows by id: Chroma reads a page by id in a third of
-        the time it takes to read it by offset (100k chunks: 9 s against 28 s)."""
+        The ids come first, in one read, then the rows by id: Chroma reads a page by id faster than by
+        offset (100k chunks: 9.5 s against 17.8 s, in the same order)."""
         ids = self.chunks.get(include=[])["ids"]
         for at in range(0, len(ids), page):
             got = self.chunks.get(ids=ids[at:at + page],
