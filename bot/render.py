@@ -76,7 +76,7 @@ def clip(text: str, budget: int, *, keep_end: bool = False) -> str:
             break
         n += 1
     # Back off to a word boundary when one is near, so a cut never splits a word mid-way.
-    space = max((i for i in range(n - 1, int(n * 0.7), -1) if chars[i].isspace()), default=None)
+    space = next((i for i in range(n - 1, int(n * 0.7), -1) if chars[i].isspace()), None)  # the last one
     kept = chars[:space if space is not None else n]
     if keep_end:
         return "…" + html.escape(kept[::-1], quote=False)
