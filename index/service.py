@@ -28,7 +28,7 @@ from .fetch import fetch, kind_of
 from .load import Document, iter_files, load_bytes
 from .search import Searcher
 from .settings import Settings
-from .store import SENTENCE_VECTORS, Store, make_client, pack_vectors
+from .store import SENTENCE_VECTORS, Commit, ReportVectors, Store, make_client, pack_vectors
 from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, ReportInfo
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ SPARE = 4
 SEARCH_ATTEMPTS = 3
 # An ingest encodes the sentences of several reports in one model call once this many are waiting:
 # the model sorts a call's texts by length, so bigger calls waste less on padding (~2x faster
-# than a call per report on the ISW assessments). Reports are still written and committed one by one.
+# than a call per report on the ISW assessments). The group is then written and committed together.
 ENCODE_GROUP = 1024
 
 
@@ -234,10 +234,10 @@ class Briefbot:
 
             def flush() -> None:
                 vectors = self.embedder.embed([t for _, prep in group for t in prep.texts])
-                at = 0
-                for slot, prep in group:
-                    results[slot] = self._finish(prep, vectors[at:at + len(prep.texts)])
-                    at += len(prep.texts)
+                bounds = np.cumsum([0] + [len(prep.texts) for _, prep in group])
+                done = self._finish([(prep, vectors[bounds[n]:bounds[n + 1]]) for n, (_, prep) in enumerate(group)])
+                for (slot, _), item in zip(group, done, strict=True):
+                    results[slot] = item
                 group.clear()
 
             for n, (key, reader) in enumerate(jobs):
@@ -265,7 +265,7 @@ class Briefbot:
         with self.writing():
             before = self.store.generation()
             got = self._prepare(source_key, lambda: Raw(data, name, None, url))
-            item = got if isinstance(got, IngestItem) else self._finish(got, self.embedder.embed(got.texts))
+            item = got if isinstance(got, IngestItem) else self._finish([(got, self.embedder.embed(got.texts))])[0]
         self.refresh_keywords(unless_at=before)
         return item
 
@@ -321,41 +321,50 @@ class Briefbot:
         if not key.startswith(("http://", "https://")) and Path(key).is_absolute():
             doc.path = key
         if doc.report_id in catalog.reports:  # stored already: nothing to embed
-            return self._finish(Prepared(key, doc, [], []), np.zeros((0, 0), dtype=np.float32))
+            return self._finish([(Prepared(key, doc, [], []), np.zeros((0, 0), dtype=np.float32))])[0]
         chunks = chunking.chunk_text(doc.text)
         return Prepared(key, doc, chunks, [doc.text[s:e] for c in chunks for s, e in c.sentences])
 
-    def _finish(self, prep: Prepared, vectors: np.ndarray) -> IngestItem:
-        """Store a prepared report (or just point its source at the stored copy) and commit it."""
-        key, doc, rid = prep.key, prep.doc, prep.doc.report_id
-        catalog = self.store.snapshot()  # fresh: an earlier report of the same batch may be this one
-        old = catalog.sources.get(key)
-        if rid in catalog.reports:
-            rec = catalog.reports[rid]
-            self.store.commit({"report_id": rid}, None, key, doc.raw_sha)  # same text: new bytes or a new source
-            if old and old["report_id"] == rid:
-                return IngestItem(key, "unchanged", rid, rec.title, rec.chunks)
-            self._drop_if_orphaned(old, rid)
-            return IngestItem(key, "duplicate", rid, rec.title, rec.chunks)
-        chunks = prep.chunks
-        if not chunks:  # prepared as a copy of a stored report that has gone since: chunk and embed it now
-            chunks = chunking.chunk_text(doc.text)
-            vectors = self.embedder.embed([doc.text[s:e] for c in chunks for s, e in c.sentences])
-        chunk_count = self._write(doc, chunks, vectors)
-        record = {
-            "report_id": rid, "title": doc.title[:300], "publisher": doc.publisher or "", "date": doc.date or "",
-            "url": doc.url or "", "path": doc.path or "", "chunks": chunk_count, "chars": len(doc.text),
-            "added_at": time.time(), "pages": json.dumps(doc.pages), "sentences": len(vectors),
-        }
-        self.store.commit(record, doc.text, key, doc.raw_sha)
-        self._drop_if_orphaned(old, rid)
-        return IngestItem(key, "updated" if old else "new", rid, doc.title, chunk_count)
-
-    def _drop_if_orphaned(self, old: dict[str, Any] | None, new_rid: str) -> None:
-        if old and old["report_id"] != new_rid:
+    def _finish(self, prepared: Sequence[tuple[Prepared, np.ndarray]]) -> list[IngestItem]:
+        """Store prepared reports (or just point their sources at stored copies) and commit them in
+        one catalog write; an item per report, in order."""
+        catalog = self.store.snapshot()  # fresh: a report prepared a moment ago may be stored since
+        points = {key: s["report_id"] for key, s in catalog.sources.items()}
+        stored = {rid: (rec.title, rec.chunks) for rid, rec in catalog.reports.items()}
+        writes: list[ReportVectors] = []
+        commits: list[Commit] = []
+        items: list[IngestItem] = []
+        orphans = False
+        for prep, vectors in prepared:
+            key, doc, rid = prep.key, prep.doc, prep.doc.report_id
+            old = points.get(key)
+            orphans |= old is not None and old != rid
+            points[key] = rid
+            if rid in stored:  # same text: new bytes, a new source, or a copy earlier in this group
+                title, count = stored[rid]
+                commits.append(Commit({"report_id": rid}, None, key, doc.raw_sha))
+                items.append(IngestItem(key, "unchanged" if old == rid else "duplicate", rid, title, count))
+                continue
+            chunks = prep.chunks
+            if not chunks:  # prepared as a copy of a stored report that has gone since: chunk and embed it now
+                chunks = chunking.chunk_text(doc.text)
+                vectors = self.embedder.embed([doc.text[s:e] for c in chunks for s, e in c.sentences])
+            writes.append(self._vectors(doc, chunks, vectors))
+            record = {
+                "report_id": rid, "title": doc.title[:300], "publisher": doc.publisher or "", "date": doc.date or "",
+                "url": doc.url or "", "path": doc.path or "", "chunks": len(chunks), "chars": len(doc.text),
+                "added_at": time.time(), "pages": json.dumps(doc.pages), "sentences": len(vectors),
+            }
+            commits.append(Commit(record, doc.text, key, doc.raw_sha))
+            stored[rid] = (doc.title, len(chunks))
+            items.append(IngestItem(key, "new" if old is None else "updated", rid, doc.title, len(chunks)))
+        self.store.write_vectors(writes)
+        self.store.commit(commits)
+        if orphans:  # a source moved to another report: the old one may have no source left
             self.store.collect_garbage()
+        return items
 
-    def _write(self, doc: Document, chunks: list[chunking.Chunk], vectors: np.ndarray) -> int:
+    def _vectors(self, doc: Document, chunks: list[chunking.Chunk], vectors: np.ndarray) -> ReportVectors:
         rid = doc.report_id
         owners = np.asarray([seq for seq, c in enumerate(chunks) for _ in c.sentences])
         lengths = [e - s for c in chunks for s, e in c.sentences]
@@ -372,8 +381,7 @@ class Briefbot:
             if (page := doc.page_at(c.start)) is not None:
                 row["page"] = page
             chunk_rows.append(row)
-        self.store.write_vectors(rid, chunk_rows, [doc.text[c.start:c.end] for c in chunks], chunk_vecs)
-        return len(chunks)
+        return ReportVectors(rid, chunk_rows, [doc.text[c.start:c.end] for c in chunks], chunk_vecs)
 
 
 @dataclass(frozen=True, slots=True)

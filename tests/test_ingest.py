@@ -247,6 +247,32 @@ def test_batched_encoding_keeps_input_order_and_every_report(service: Briefbot, 
     assert {r.title for r in service.sources()} == {f"Lot {n}" for n in range(6) if n != 3}
 
 
+@pytest.mark.parametrize("group", [1, 10_000])
+def test_a_group_committed_together_keeps_every_status(service: Briefbot, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch, group: int) -> None:
+    """Updates, copies and a path named twice come out the same whether reports are committed one
+    by one or in one write: the old version goes, a copy is stored once."""
+    import index.service
+
+    monkeypatch.setattr(index.service, "ENCODE_GROUP", group)
+    changed = write_md(tmp_path / "changed.md", GOOD, title="Grain", date="2023-05-01")
+    kept = write_md(tmp_path / "kept.md", GOOD.replace("grain", "rice"), title="Rice")
+    service.ingest([str(changed), str(kept)])
+    old_id = next(r.report_id for r in service.sources() if r.title == "Grain")
+    write_md(changed, GOOD.replace("twelve", "twenty"), title="Grain", date="2023-05-02")
+    new = write_md(tmp_path / "new.md", GOOD.replace("grain", "wheat"), title="Wheat")
+    copy = tmp_path / "copy" / "new.md"
+    copy.parent.mkdir()
+    shutil.copy(new, copy)
+    summary = service.ingest([str(changed), str(new), str(copy), str(new), str(kept)])
+    assert [i.status for i in summary.items] == ["updated", "new", "duplicate", "unchanged", "unchanged"]
+    check_consistent(service)
+    assert sorted(r.title for r in service.sources()) == ["Grain", "Rice", "Wheat"]
+    assert service.store.canonical_text(old_id) is None
+    grain = next(r.report_id for r in service.sources() if r.title == "Grain")
+    assert "twenty ships" in (service.store.canonical_text(grain) or "")
+
+
 def _to_legacy_layout(service: Briefbot, *, drop_spans: bool = False) -> None:
     """Rewrite a store the way versions before sentence vectors moved into chunk metadata wrote it."""
     from index.store import SENTENCE_VECTORS, unpack_vectors
