@@ -1,8 +1,8 @@
 """The keyword side of hybrid search: a bm25s index derived from the chunk texts Chroma stores.
 
-Chroma's own sparse index only runs in Chroma Cloud, so this index is ours. It is a pure function
-of the store at one generation: any process can rebuild it, and a disk cache keyed by that
-generation only makes the rebuild skippable.
+Chroma's own sparse index only runs in Chroma Cloud, so this index is ours. Its scores are a pure
+function of the store at one generation: any process can rebuild it, and a disk cache keyed by that
+generation only makes the rebuild skippable (and keeps the tokens the next generation's build reuses).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import math
 import re
 import shutil
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def token_set(text: str) -> frozenset[str]:
 class KeywordIndex:
     """BM25 over chunks; ``scores`` returns one score per chunk id in ``ids`` order."""
 
-    def __init__(self, ids: list[str], report_ids: list[str], bm25: bm25s.BM25 | None, doc_freq: dict[str, int]):
+    def __init__(self, ids: list[str], report_ids: list[str], bm25: bm25s.BM25 | None, doc_freq: dict[str, int],
+                 tokens: tuple[list[array[int]], list[str], dict[str, str]] | None = None):
         self.ids = ids
         self.report_ids = list(report_ids)
         # Each chunk's report as a small integer, so a set of reports becomes a chunk mask in O(chunks).
@@ -64,28 +66,62 @@ class KeywordIndex:
         self.position = {cid: n for n, cid in enumerate(ids)}
         self._bm25 = bm25
         self._df = doc_freq
+        self._tokens = tokens  # (corpus, vocabulary, report keys): written by ``save``, then dropped
 
     @classmethod
     def build(cls, rows: Iterable[tuple[str, str, str]]) -> KeywordIndex:
         """Index ``(chunk id, report id, text)`` rows."""
-        ids, rids = [], []
+        listed = list(rows)
+        texts = {cid: text for cid, _, text in listed}
+        return cls.update([cid for cid, _, _ in listed], [rid for _, rid, _ in listed], {},
+                          lambda need: ((cid, texts[cid]) for cid in need), None)
+
+    @classmethod
+    def update(cls, ids: Sequence[str], report_ids: Sequence[str], report_keys: Mapping[str, str],
+               read: Callable[[list[str]], Iterable[tuple[str, str]]], base_dir: Path | None) -> KeywordIndex:
+        """Index the chunks ``ids`` (of ``report_ids``), reusing the tokens saved in ``base_dir`` (an
+        earlier index's cache) for the chunks of reports whose key (``report_keys``) is unchanged;
+        ``read(ids)`` yields ``(id, text)`` of the rest, in order (a chunk it skips is left out). It
+        scores every query as an index built from every text afresh does.
+        """
+        vocab: dict[str, int] = {}
+        words: list[str] = []
+        base = Tokens.load(base_dir / "tokens") if base_dir is not None else None
+        if base is not None:
+            words = list(base.vocab)
+            vocab = {w: n for n, w in enumerate(words)}
+            position = {cid: n for n, cid in enumerate(base.ids)}
+            kept = {rid for rid, key in base.reports.items() if report_keys.get(rid) == key}
+            reuse = [position.get(cid) if rid in kept else None for cid, rid in zip(ids, report_ids, strict=True)]
+        else:
+            reuse = [None] * len(ids)
+        fresh = iter(read([cid for cid, n in zip(ids, reuse, strict=True) if n is None]))
+        pending = next(fresh, None)
         # Each chunk's tokens as vocabulary ids in a 4-byte array, handed to bm25s with the
         # vocabulary: a third of the memory of lists of token strings (~270 MB less at 100k chunks).
         corpus: list[array[int]] = []
-        vocab: dict[str, int] = {}
-        df: dict[str, int] = {}
-        for cid, rid, text in rows:
-            tokens = tokenize(text)
-            ids.append(cid)
-            rids.append(rid)
-            corpus.append(array("I", [vocab.setdefault(t, len(vocab)) for t in tokens]))
-            for t in set(tokens):
-                df[t] = df.get(t, 0) + 1
+        kept_ids: list[str] = []
+        kept_rids: list[str] = []
+        for cid, rid, n in zip(ids, report_ids, reuse, strict=True):
+            if n is not None:
+                assert base is not None
+                corpus.append(array("I", base.flat[base.offsets[n]:base.offsets[n + 1]].tobytes()))
+            elif pending is not None and pending[0] == cid:
+                corpus.append(array("I", [vocab.setdefault(t, len(vocab)) for t in tokenize(pending[1])]))
+                pending = next(fresh, None)
+            else:  # not read: forgotten since it was listed (the search that raced it is repeated)
+                continue
+            kept_ids.append(cid)
+            kept_rids.append(rid)
+        words.extend(list(vocab)[len(words):])
+        base = None  # its memory back before bm25s builds
+        corpus, words, df = _live_vocabulary(corpus, words)
         bm25 = None
-        if vocab:
+        if words:
             bm25 = bm25s.BM25()
-            bm25.index((corpus, vocab), show_progress=False)
-        return cls(ids, rids, bm25, df)
+            bm25.index((corpus, {w: n for n, w in enumerate(words)}), show_progress=False)
+        reports = {rid: report_keys.get(rid, "") for rid in kept_rids}
+        return cls(kept_ids, kept_rids, bm25, df, (corpus, words, reports))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -117,6 +153,10 @@ class KeywordIndex:
         if self._bm25 is not None:
             self._bm25.save(str(tmp / "bm25"), show_progress=False)
         (tmp / "meta.json").write_text(json.dumps({"ids": self.ids, "rids": self.report_ids, "df": self._df}))
+        if self._tokens is not None:
+            corpus, words, reports = self._tokens
+            Tokens.of(self.ids, words, corpus, reports).save(tmp / "tokens")
+            self._tokens = None
         shutil.rmtree(directory, ignore_errors=True)
         tmp.rename(directory)
 
@@ -132,6 +172,71 @@ class KeywordIndex:
         except (OSError, ValueError, KeyError) as exc:
             log.info("keyword cache at %s unusable (%s); rebuilding", directory, type(exc).__name__)
             return None
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Every chunk's tokens as vocabulary ids, saved beside the index it built, so the next
+    generation's build reads and tokenises only chunks it has not seen. At 100k chunks those two
+    steps are ~16 s of a full build: the index after adding one report took 10.6 s instead of 26.1 s."""
+
+    ids: list[str]
+    vocab: list[str]
+    flat: np.ndarray  # uint32: chunk n's tokens are flat[offsets[n]:offsets[n + 1]]
+    offsets: np.ndarray
+    reports: dict[str, str]  # report id -> the key of the catalog record its chunks were read with
+
+    @classmethod
+    def of(cls, ids: list[str], vocab: list[str], corpus: Sequence[array[int]], reports: dict[str, str]) -> Tokens:
+        flat = np.frombuffer(b"".join(a.tobytes() for a in corpus), dtype=np.uint32)
+        offsets = np.zeros(len(corpus) + 1, dtype=np.int64)
+        np.cumsum([len(a) for a in corpus], out=offsets[1:])
+        return cls(ids, vocab, flat, offsets, reports)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir()
+        np.save(directory / "flat.npy", self.flat)
+        np.save(directory / "offsets.npy", self.offsets)
+        (directory / "meta.json").write_text(json.dumps({"ids": self.ids, "vocab": self.vocab, "reports": self.reports}))
+
+    @classmethod
+    def load(cls, directory: Path) -> Tokens | None:
+        """Tokens a saved index was built from, or None when absent or unreadable (then all are read)."""
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+            flat, offsets = np.load(directory / "flat.npy"), np.load(directory / "offsets.npy")
+            if len(offsets) != len(meta["ids"]) + 1 or (len(flat) and int(flat.max()) >= len(meta["vocab"])):
+                raise ValueError("tokens and their index disagree")
+            return cls(meta["ids"], meta["vocab"], flat, offsets, meta["reports"])
+        except (OSError, ValueError, KeyError) as exc:
+            log.info("saved tokens at %s unusable (%s); reading every chunk", directory, type(exc).__name__)
+            return None
+
+
+def _live_vocabulary(corpus: list[array[int]], words: list[str]) -> tuple[list[array[int]], list[str], dict[str, int]]:
+    """Each word's document frequency, with words no chunk holds any more (those of forgotten
+    reports) dropped from the vocabulary and the token ids renumbered to match. Scores do not depend
+    on how the vocabulary is numbered, so this is the index a build from the texts alone makes."""
+    if not corpus:
+        return corpus, [], {}
+    flat = np.frombuffer(b"".join(a.tobytes() for a in corpus), dtype=np.uint32)
+    lengths = np.fromiter((len(a) for a in corpus), dtype=np.int64, count=len(corpus))
+    # (chunk, word) pairs, each counted once: sorted, then deduplicated (faster here than np.unique).
+    pairs = np.repeat(np.arange(len(corpus), dtype=np.int64), lengths)
+    pairs *= len(words)  # in place: at 100k chunks each copy is ~70 MB
+    pairs += flat
+    pairs.sort()
+    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+    counts = np.bincount(pairs % len(words), minlength=len(words))
+    live = counts > 0
+    if not live.all():
+        remap = (np.cumsum(live) - 1).astype(np.uint32)
+        ends = np.cumsum(lengths).tolist()
+        flat = remap[flat]
+        corpus = [array("I", flat[e - n:e].tobytes()) for e, n in zip(ends, lengths.tolist(), strict=True)]
+        words = [w for w, keep in zip(words, live.tolist(), strict=True) if keep]
+        counts = counts[live]
+    return corpus, words, dict(zip(words, counts.tolist(), strict=True))
 
 
 class Terms:

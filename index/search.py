@@ -9,6 +9,7 @@ import json
 import logging
 import tempfile
 import threading
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -95,14 +96,7 @@ class Searcher:
             path = self.cache_dir / f"gen-{catalog.generation or 'empty'}-v{CACHE_VERSION}"
             index = KeywordIndex.load(path) if path.exists() else None
             if index is None:
-                visible = catalog.visible
-                # The report title joins every chunk's keyword text: questions name the subject
-                # ("the Normans", "Wagner") far more often than each paragraph repeats it.
-                index = KeywordIndex.build(
-                    (cid, report_of(cid), f"{catalog.reports[report_of(cid)].title}\n{text}")
-                    for cid, text, _ in self.store.iter_chunks(metadatas=False)
-                    if report_of(cid) in visible
-                )
+                index = self._build_keyword_index(catalog)
                 release_memory()  # the build's temporary token lists: ~270 MB at 100k chunks
                 try:
                     index.save(path)
@@ -113,6 +107,23 @@ class Searcher:
                     log.warning("cannot cache the keyword index at %s: %s", path, exc)
             self._keyword = (catalog.generation, index)
             return index
+
+    def _build_keyword_index(self, catalog: Catalog) -> KeywordIndex:
+        """Index the visible chunks, reading and tokenising only those the last saved index lacks."""
+        visible = catalog.visible
+        ids = [cid for cid in self.store.chunk_ids() if report_of(cid) in visible]
+        rids = [report_of(cid) for cid in ids]
+        # A report's chunks never change, but a report forgotten and added again is a new record.
+        keys = {rid: json.dumps([catalog.reports[rid].added_at, catalog.reports[rid].title]) for rid in visible}
+        saved = sorted(self.cache_dir.glob(f"gen-*-v{CACHE_VERSION}"), key=_mtime)
+
+        def read(need: list[str]) -> Iterator[tuple[str, str]]:
+            # The report title joins every chunk's keyword text: questions name the subject
+            # ("the Normans", "Wagner") far more often than each paragraph repeats it.
+            for cid, text, _ in self.store.iter_chunks(metadatas=False, ids=need):
+                yield cid, f"{catalog.reports[report_of(cid)].title}\n{text}"
+
+        return KeywordIndex.update(ids, rids, keys, read, saved[-1] if saved else None)
 
     def allowed(self, catalog: Catalog, filters: Filters) -> AbstractSet[str]:
         """Visible report ids that pass the date and source filters."""
@@ -270,6 +281,13 @@ def release_memory() -> None:
     """Hand freed heap back to the OS (glibc keeps it otherwise), so a rebuild's peak does not stay."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: the process reuses it instead
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _rmtree(path: Path) -> None:

@@ -338,18 +338,25 @@ class Store:
                     metas[cid]["sents"] = json.dumps([list(span) for span in spans])
         return out
 
-    def iter_chunks(self, page: int = 1000, *, metadatas: bool = True) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """Every stored chunk ``(id, text, metadata or {})``, paged (to rebuild the keyword index,
-        which needs no metadata: a chunk's metadata carries its sentence vectors, ~5 KB).
+    def chunk_ids(self) -> list[str]:
+        """Every stored chunk id, in Chroma's order."""
+        return list(self.chunks.get(include=[])["ids"])
+
+    def iter_chunks(self, page: int = 1000, *, metadatas: bool = True,
+                    ids: Sequence[str] | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored chunk, or those of ``ids`` in that order, as ``(id, text, metadata or {})``,
+        paged (to rebuild the keyword index, which needs no metadata: a chunk's metadata carries
+        its sentence vectors, ~5 KB).
 
         The ids come first, in one read, then the rows by id: Chroma reads a page by id faster than by
         offset (100k chunks: 9.5 s against 17.8 s, in the same order)."""
-        ids = self.chunks.get(include=[])["ids"]
+        ids = self.chunk_ids() if ids is None else ids
         for at in range(0, len(ids), page):
-            got = self.chunks.get(ids=ids[at:at + page],
-                                  include=["documents", *(["metadatas"] if metadatas else [])])
+            want = ids[at:at + page]
+            got = self.chunks.get(ids=list(want), include=["documents", *(["metadatas"] if metadatas else [])])
             metas = got["metadatas"] if metadatas else [{}] * len(got["ids"])
-            yield from zip(got["ids"], got["documents"], metas, strict=True)
+            rows = {cid: (cid, text, meta) for cid, text, meta in zip(got["ids"], got["documents"], metas, strict=True)}
+            yield from (rows[cid] for cid in want if cid in rows)
 
     def counts(self) -> tuple[int, int]:
         """Stored chunk and sentence vectors (of visible reports)."""

@@ -1,0 +1,130 @@
+"""The keyword index: a build that reuses the last saved index's tokens equals a build from the texts."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import Briefbot
+from index.keyword import KeywordIndex, tokenize
+from index.search import report_of
+from tests.conftest import check_consistent
+from tests.helpers import write_md
+
+WORDS = ("convoy grain corridor ships Odesa escort drones Kharkiv outages Wagner Bakhmut gains ammunition "
+         "Prigozhin ministry insurance frontline artillery brigade reservists Zaporizhzhia counteroffensive "
+         "Kherson bridgehead logistics railway sanctions pipeline tanker refinery Kremlin Duma mobilization").split()
+
+
+def _corpus(rng: random.Random, reports: int) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Reports of a few chunks each: report id -> (title, [(chunk id, text)])."""
+    out = {}
+    for r in range(reports):
+        rid = f"r{r:02d}"
+        # Each report has a word of its own, which goes from the vocabulary with the report.
+        chunks = [(f"{rid}:{seq}", " ".join(rng.choices(WORDS, k=rng.randint(0, 40)) + [f"only{rid}"] * (seq == 0)))
+                  for seq in range(rng.randint(1, 4))]
+        out[rid] = (f"Title {rng.choice(WORDS)}", chunks)
+    return out
+
+
+def _same(a: KeywordIndex, b: KeywordIndex) -> None:
+    assert a.ids == b.ids and a.report_ids == b.report_ids
+    assert a._df == b._df and all(a._df.values())
+    assert (a._bm25 is None) == (b._bm25 is None)
+    if a._bm25 is not None and b._bm25 is not None:  # the same words, numbered in any order
+        assert set(a._bm25.vocab_dict) == set(b._bm25.vocab_dict)
+    words = sorted(set(a._df) | set(b._df))
+    for query in [*words, "unknownword", "title grain convoy", " ".join(words)]:
+        assert np.array_equal(a.scores(tokenize(query)), b.scores(tokenize(query))), query
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_an_update_reads_only_what_changed_and_equals_a_fresh_build(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    before = _corpus(rng, 8)
+    keys = {rid: json.dumps([1.0, title]) for rid, (title, _) in before.items()}
+
+    def flat(corpus: dict[str, tuple[str, list[tuple[str, str]]]]) -> list[tuple[str, str, str]]:
+        return [(cid, rid, f"{title}\n{text}") for rid, (title, chunks) in corpus.items() for cid, text in chunks]
+
+    def index(corpus: dict[str, tuple[str, list[tuple[str, str]]]], keys: dict[str, str], base: Path | None,
+              asked: list[str]) -> KeywordIndex:
+        rows = flat(corpus)
+        texts = {cid: text for cid, _, text in rows}
+
+        def read(need: list[str]) -> Iterator[tuple[str, str]]:
+            asked.extend(need)
+            yield from ((cid, texts[cid]) for cid in need)
+
+        return KeywordIndex.update([c for c, _, _ in rows], [r for _, r, _ in rows], keys, read, base)
+
+    first = index(before, keys, None, [])
+    first.save(tmp_path / "gen-1")
+    # Forget some reports, add new ones (at the end, as Chroma lists new chunks), and re-title one
+    # (a report forgotten and added again under another title is a new record).
+    after = {rid: v for rid, v in before.items() if rng.random() > 0.3}
+    added = {f"n{rid}": v for rid, v in _corpus(rng, 3).items()}
+    after.update({rid: (title, [(f"n{cid}", text) for cid, text in chunks]) for rid, (title, chunks) in added.items()})
+    keys2 = {rid: keys.get(rid, json.dumps([2.0, after[rid][0]])) for rid in after}
+    retitled = next(iter(after))
+    after[retitled] = ("Another title", after[retitled][1])
+    keys2[retitled] = json.dumps([3.0, "Another title"])
+    asked: list[str] = []
+    updated = index(after, keys2, tmp_path / "gen-1", asked)
+    assert asked == [cid for rid, (_, chunks) in after.items() for cid, _ in chunks
+                     if rid in added or rid == retitled]
+    _same(updated, KeywordIndex.build(flat(after)))
+    # And what the update saves serves the next one as well.
+    updated.save(tmp_path / "gen-2")
+    again: list[str] = []
+    _same(index(after, keys2, tmp_path / "gen-2", again), updated)
+    assert again == []
+
+
+def test_unreadable_saved_tokens_mean_reading_everything(tmp_path: Path) -> None:
+    rows = [("a:0", "a", "grain convoy"), ("b:0", "b", "drones Kharkiv")]
+    KeywordIndex.build(rows).save(tmp_path / "gen-1")
+    (tmp_path / "gen-1" / "tokens" / "flat.npy").write_bytes(b"not numpy")
+    asked: list[str] = []
+
+    def read(need: list[str]) -> Iterator[tuple[str, str]]:
+        asked.extend(need)
+        yield from ((cid, text) for cid, _, text in rows if cid in need)
+
+    got = KeywordIndex.update(["a:0", "b:0"], ["a", "b"], {"a": "", "b": ""}, read, tmp_path / "gen-1")
+    assert asked == ["a:0", "b:0"]
+    _same(got, KeywordIndex.build(rows))
+
+
+def test_a_chunk_gone_before_it_is_read_is_left_out(tmp_path: Path) -> None:
+    """A concurrent forget between listing the ids and reading the texts loses only that chunk."""
+    rows = [("a:0", "a", "grain convoy"), ("b:0", "b", "drones Kharkiv"), ("c:0", "c", "Wagner Bakhmut")]
+    got = KeywordIndex.update([c for c, _, _ in rows], [r for _, r, _ in rows], {}, lambda need: (
+        (cid, text) for cid, _, text in rows if cid in need and cid != "b:0"), None)
+    _same(got, KeywordIndex.build([rows[0], rows[2]]))
+
+
+def test_the_store_s_index_after_adds_and_forgets_equals_a_fresh_build(service: Briefbot, tmp_path: Path) -> None:
+    """Through the searcher: each write leaves an index built from the last one's tokens, equal to
+    one built from every chunk text in the store."""
+    rng = random.Random(7)
+    paths = []
+    for n in range(6):
+        body = ". ".join(" ".join(rng.choices(WORDS, k=12)) for _ in range(rng.randint(2, 30))) + "."
+        paths.append(write_md(tmp_path / f"r{n}.md", body, title=f"Report {n} {rng.choice(WORDS)}"))
+    service.ingest([str(p) for p in paths[:3]])
+    service.ingest([str(p) for p in paths[3:]])
+    service.forget(str(paths[1]))
+    write_md(paths[4], "A new text about grain ships and tankers near Odesa.", title="Report 4 again")
+    service.ingest([str(paths[4])])
+    check_consistent(service)
+    catalog = service.store.snapshot()
+    rows = [(cid, report_of(cid), f"{catalog.reports[report_of(cid)].title}\n{text}")
+            for cid, text, _ in service.store.iter_chunks(metadatas=False) if report_of(cid) in catalog.visible]
+    _same(service.searcher.keyword_index(catalog), KeywordIndex.build(rows))
