@@ -42,6 +42,9 @@ SEARCH_ATTEMPTS = 3
 # the model sorts a call's texts by length, so bigger calls waste less on padding (~2x faster
 # than a call per report on the ISW assessments). The group is then written and committed together.
 ENCODE_GROUP = 1024
+# ... and at most this many reports, so a group's catalog write (3 records a report) stays well under
+# Chroma's ~5,461 records a write however short the reports.
+COMMIT_GROUP = 256
 
 
 class Briefbot:
@@ -248,7 +251,7 @@ class Briefbot:
                     results[n] = got
                     continue
                 group.append((n, got))
-                if sum(len(prep.texts) for _, prep in group) >= ENCODE_GROUP:
+                if sum(len(prep.texts) for _, prep in group) >= ENCODE_GROUP or len(group) >= COMMIT_GROUP:
                     flush()
             if group:
                 flush()

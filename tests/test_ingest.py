@@ -247,14 +247,15 @@ def test_batched_encoding_keeps_input_order_and_every_report(service: Briefbot, 
     assert {r.title for r in service.sources()} == {f"Lot {n}" for n in range(6) if n != 3}
 
 
-@pytest.mark.parametrize("group", [1, 10_000])
+@pytest.mark.parametrize(("group", "reports"), [(1, 256), (10_000, 256), (10_000, 2)])
 def test_a_group_committed_together_keeps_every_status(service: Briefbot, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch, group: int) -> None:
+                                                       monkeypatch: pytest.MonkeyPatch, group: int, reports: int) -> None:
     """Updates, copies and a path named twice come out the same whether reports are committed one
-    by one or in one write: the old version goes, a copy is stored once."""
+    by one, in one write, or in writes of two: the old version goes, a copy is stored once."""
     import index.service
 
     monkeypatch.setattr(index.service, "ENCODE_GROUP", group)
+    monkeypatch.setattr(index.service, "COMMIT_GROUP", reports)
     changed = write_md(tmp_path / "changed.md", GOOD, title="Grain", date="2023-05-01")
     kept = write_md(tmp_path / "kept.md", GOOD.replace("grain", "rice"), title="Rice")
     service.ingest([str(changed), str(kept)])
