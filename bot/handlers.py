@@ -196,6 +196,12 @@ async def channel_post(update: Update, context: BriefContext) -> None:
         await answer_question(update, context, question, post)
 
 
+async def not_text(update: Update, context: BriefContext) -> None:
+    """A photo, sticker, voice note or the like in a private chat: say what the bot reads."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(render.TEXT_ONLY, do_quote=True)
+
+
 async def unknown_command(update: Update, context: BriefContext) -> None:
     """A command the bot does not have, in a private chat."""
     if update.effective_message is not None:
@@ -304,6 +310,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(MessageHandler(ONLY_NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, group_text))
     app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.TEXT, channel_post))
     app.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
+    # Last among messages: documents go to /add above, which tells a non-admin why not.
+    app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text))
     app.add_handler(CallbackQueryHandler(more, pattern=r"^more:\d{1,4}:[0-9a-f]{12}$"))
     app.add_handler(CallbackQueryHandler(show_context, pattern=r"^ctx:"))
     app.add_handler(CallbackQueryHandler(sources_page, pattern=r"^src:\d{1,5}$"))

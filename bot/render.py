@@ -27,6 +27,7 @@ PER_PAGE = 8  # reports per /sources page
 
 STORE_DOWN = "I can't search the reports right now; please try again in a minute."
 APOLOGY = "Sorry, something went wrong on my side. The error is logged; please try again."
+TEXT_ONLY = "I read questions sent as text, e.g. “What did Xi commit to?”; /help says more."
 STRANGER = "This is a private briefing bot. Ask an admin to add your user id {user_id} to the allow-list."
 NOT_ADMIN = "Only admins can do that."
 EXAMPLES = ("What did Xi commit to?", "What did ISW assess about Russian offensive operations near Bakhmut?",

@@ -23,6 +23,7 @@ from bot_harness import (
 )
 from fake_bot_api import FakeBotAPI
 
+from bot import render
 from index import REFUSAL, Briefbot, StoreUnavailable
 
 
@@ -62,6 +63,21 @@ async def test_off_topic_question_gets_the_refusal(fake: FakeBotAPI, bot: Any) -
     question = fake.say(fake.private(USER), OFF_TOPIC)
     [reply] = await fake.wait_for(lambda: replies_to(fake, question))
     assert reply["text"] == REFUSAL and "reply_markup" not in reply
+
+
+async def test_a_photo_or_sticker_in_private_gets_told_to_send_text(fake: FakeBotAPI, bot: Any) -> None:
+    photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
+    sent = fake.say(fake.private(USER), None, photo=photo, caption="this map")
+    sticker = fake.say(fake.private(USER), None, sticker={
+        "file_id": "s1", "file_unique_id": "u2", "type": "regular", "width": 512, "height": 512,
+        "is_animated": False, "is_video": False})
+    for message in (sent, sticker):
+        [reply] = await fake.wait_for(lambda m=message: replies_to(fake, m))
+        assert reply["text"] == render.TEXT_ONLY
+    fake.say(fake.group(GROUP), None, user=fake.user(USER), photo=photo)  # in a group: silence
+    after = fake.say(fake.group(GROUP), f"@{fake.bot_user['username']} {QUESTION}", user=fake.user(USER))
+    await fake.wait_for(lambda: replies_to(fake, after))
+    assert [m for m in fake.sent(GROUP) if m.get("reply_to_message", {}).get("message_id") != after["message_id"]] == []
 
 
 async def test_group_ignores_chatter_and_answers_when_mentioned(fake: FakeBotAPI, bot: Any) -> None:
