@@ -66,7 +66,7 @@ class KeywordIndex:
         self.position = {cid: n for n, cid in enumerate(ids)}
         self._bm25 = bm25
         self._df = doc_freq
-        self._tokens = tokens  # (corpus, vocabulary, report keys): written by ``save``, then dropped
+        self._tokens = tokens  # (corpus, vocabulary, report keys): for ``save``, which drops them
 
     @classmethod
     def build(cls, rows: Iterable[tuple[str, str, str]]) -> KeywordIndex:
@@ -147,16 +147,16 @@ class KeywordIndex:
     # --- cache -----------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
         """Write the index so a restart at the same generation skips the rebuild."""
+        tokens, self._tokens = self._tokens, None  # kept only until saved, or not
         tmp = directory.with_name(directory.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         if self._bm25 is not None:
             self._bm25.save(str(tmp / "bm25"), show_progress=False)
         (tmp / "meta.json").write_text(json.dumps({"ids": self.ids, "rids": self.report_ids, "df": self._df}))
-        if self._tokens is not None:
-            corpus, words, reports = self._tokens
+        if tokens is not None:
+            corpus, words, reports = tokens
             Tokens.of(self.ids, words, corpus, reports).save(tmp / "tokens")
-            self._tokens = None
         shutil.rmtree(directory, ignore_errors=True)
         tmp.rename(directory)
 
@@ -217,9 +217,9 @@ def _live_vocabulary(corpus: list[array[int]], words: list[str]) -> tuple[list[a
     """Each word's document frequency, with words no chunk holds any more (those of forgotten
     reports) dropped from the vocabulary and the token ids renumbered to match. Scores do not depend
     on how the vocabulary is numbered, so this is the index a build from the texts alone makes."""
-    if not corpus:
-        return corpus, [], {}
     flat = np.frombuffer(b"".join(a.tobytes() for a in corpus), dtype=np.uint32)
+    if not len(flat):  # no chunks, or only chunks without a word that counts
+        return corpus, [], {}
     lengths = np.fromiter((len(a) for a in corpus), dtype=np.int64, count=len(corpus))
     # (chunk, word) pairs, each counted once: sorted, then deduplicated (faster here than np.unique).
     pairs = np.repeat(np.arange(len(corpus), dtype=np.int64), lengths)

@@ -102,6 +102,16 @@ def test_unreadable_saved_tokens_mean_reading_everything(tmp_path: Path) -> None
     _same(got, KeywordIndex.build(rows))
 
 
+def test_chunks_without_a_counted_word_index_to_nothing(tmp_path: Path) -> None:
+    rows = [("a:0", "a", "what did they say"), ("b:0", "b", "")]
+    empty = KeywordIndex.build(rows)
+    assert empty._df == {} and not empty.scores(tokenize("grain")).any()
+    KeywordIndex.build([("c:0", "c", "grain convoy")]).save(tmp_path / "gen-1")
+    # The saved vocabulary's words all go, with the only report that held them.
+    _same(KeywordIndex.update(["a:0", "b:0"], ["a", "b"], {}, lambda need: (
+        (cid, text) for cid, _, text in rows if cid in need), tmp_path / "gen-1"), empty)
+
+
 def test_a_chunk_gone_before_it_is_read_is_left_out(tmp_path: Path) -> None:
     """A concurrent forget between listing the ids and reading the texts loses only that chunk."""
     rows = [("a:0", "a", "grain convoy"), ("b:0", "b", "drones Kharkiv"), ("c:0", "c", "Wagner Bakhmut")]
