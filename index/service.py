@@ -22,13 +22,13 @@ import numpy as np
 
 from . import chunk as chunking
 from .answer import MIN_SUPPORT, build_passages, distinct, support
-from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, chunk_vectors, embed_questions, make_embedder
+from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, embed_questions, make_embedder
 from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy, StoreUnavailable
 from .fetch import fetch, kind_of
 from .load import Document, iter_files, load_bytes
 from .search import Searcher
 from .settings import Settings
-from .store import SENTENCE_VECTORS, Commit, ReportVectors, Store, make_client, pack_vectors
+from .store import Commit, ReportVectors, Store, make_client
 from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, ReportInfo
 
 log = logging.getLogger(__name__)
@@ -352,7 +352,7 @@ class Briefbot:
             if not chunks:  # prepared as a copy of a stored report that has gone since: chunk and embed it now
                 chunks = chunking.chunk_text(doc.text)
                 vectors = self.embedder.embed([doc.text[s:e] for c in chunks for s, e in c.sentences])
-            writes.append(self._vectors(doc, chunks, vectors))
+            writes.append(ReportVectors.of(doc, chunks, vectors))
             record = {
                 "report_id": rid, "title": doc.title[:300], "publisher": doc.publisher or "", "date": doc.date or "",
                 "url": doc.url or "", "path": doc.path or "", "chunks": len(chunks), "chars": len(doc.text),
@@ -366,25 +366,6 @@ class Briefbot:
         if orphans:  # a source moved to another report: the old one may have no source left
             self.store.collect_garbage()
         return items
-
-    def _vectors(self, doc: Document, chunks: list[chunking.Chunk], vectors: np.ndarray) -> ReportVectors:
-        rid = doc.report_id
-        owners = np.asarray([seq for seq, c in enumerate(chunks) for _ in c.sentences])
-        lengths = [e - s for c in chunks for s, e in c.sentences]
-        chunk_vecs = chunk_vectors(vectors, owners, lengths, len(chunks))
-        date_int = int(doc.date.replace("-", "")) if doc.date else 0
-        chunk_rows = []
-        at = 0
-        for seq, c in enumerate(chunks):
-            row: dict[str, Any] = {"report_id": rid, "seq": seq, "start": c.start, "end": c.end,
-                                   "n_sent": len(c.sentences), "date": date_int,
-                                   "sents": json.dumps([list(span) for span in c.sentences], separators=(",", ":")),
-                                   SENTENCE_VECTORS: pack_vectors(vectors[at:at + len(c.sentences)])}
-            at += len(c.sentences)
-            if (page := doc.page_at(c.start)) is not None:
-                row["page"] = page
-            chunk_rows.append(row)
-        return ReportVectors(rid, chunk_rows, [doc.text[c.start:c.end] for c in chunks], chunk_vecs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,14 +16,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
+from .embed import chunk_vectors
 from .errors import StoreUnavailable
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .chunk import Chunk
+    from .load import Document
 
 # Chroma refuses batches over ~5,461 records per add; stay well under it.
 BATCH = 2000
@@ -51,6 +56,24 @@ class ReportVectors:
     rows: list[dict[str, Any]]
     texts: list[str]
     vectors: np.ndarray
+
+    @classmethod
+    def of(cls, doc: Document, chunks: Sequence[Chunk], sentence_vecs: np.ndarray) -> ReportVectors:
+        """A chunked report in the chunk record layout; ``sentence_vecs`` holds its sentences' vectors in order."""
+        date = int(doc.date.replace("-", "")) if doc.date else 0
+        rows, at = [], 0
+        for seq, c in enumerate(chunks):
+            n = len(c.sentences)
+            rows.append({"report_id": doc.report_id, "seq": seq, "start": c.start, "end": c.end, "n_sent": n, "date": date,
+                         "sents": json.dumps([list(span) for span in c.sentences], separators=(",", ":")),
+                         SENTENCE_VECTORS: pack_vectors(sentence_vecs[at:at + n])})
+            if (page := doc.page_at(c.start)) is not None:
+                rows[-1]["page"] = page
+            at += n
+        owners = np.repeat(np.arange(len(chunks)), [len(c.sentences) for c in chunks])
+        lengths = [e - s for c in chunks for s, e in c.sentences]
+        return cls(doc.report_id, rows, [doc.text[c.start:c.end] for c in chunks],
+                   chunk_vectors(sentence_vecs, owners, lengths, len(chunks)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +121,6 @@ class Catalog:
     reports: dict[str, ReportRecord] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # source key -> record
     _visible: frozenset[str] | None = field(default=None, repr=False, compare=False)
-
     _by_date: dict[str | None, list[str]] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -210,22 +232,17 @@ class Store:
 
     # --- writing ---------------------------------------------------------------------------------
     def write_vectors(self, reports: Sequence[ReportVectors]) -> None:
-        """Write reports' chunks, each row carrying its packed sentence vectors (invisible until
-        ``commit``); leftovers of a crash go first.
-
-        Several reports share each Chroma write: a write costs ~25 ms however small (one SQLite
-        commit on this machine), which made the writes of one report at a time ~15% of an ISW ingest.
-        """
+        """Write reports' chunks, each row carrying its packed sentence vectors (invisible until ``commit``);
+        leftovers of a crash go first. The reports share each Chroma write: one costs ~25 ms however small
+        (a SQLite commit), and writing report by report was ~15% of an ISW ingest."""
         if not reports:
             return
         rids = [r.report_id for r in reports]
-        self.catalog.upsert(
-            ids=[f"pending:{rid}" for rid in rids], embeddings=[_DUMMY] * len(rids),
-            metadatas=[{"kind": "pending", "report_id": rid, "at": time.time()} for rid in rids],
-        )
+        self.catalog.upsert(ids=[f"pending:{rid}" for rid in rids], embeddings=[_DUMMY] * len(rids),
+                            metadatas=[{"kind": "pending", "report_id": rid, "at": time.time()} for rid in rids])
         self.delete_vectors(*rids)
-        ids = [f"{r.report_id}:{row['seq']}" for r in reports for row in r.rows]
         rows = [row for r in reports for row in r.rows]
+        ids = [f"{row['report_id']}:{row['seq']}" for row in rows]
         texts = [t for r in reports for t in r.texts]
         vectors = np.concatenate([r.vectors for r in reports])
         for i in range(0, len(ids), BATCH):
