@@ -6,6 +6,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 import numpy as np
@@ -47,8 +48,9 @@ def support(gate: Gate, sentence_cos: float, coverage: float, chunk_cos: float) 
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
-def build_passages(catalog: Catalog, hits: Sequence[Hit], question: str) -> list[Passage]:
-    """One passage per hit, with the sentence(s) that best answer the question as its quote."""
+def build_passages(catalog: Catalog, hits: Sequence[Hit], question: str) -> list[tuple[Passage, str]]:
+    """One passage per hit, with the sentence(s) that best answer the question as its quote; each
+    paired with its core, the best sentence alone (the quote may add a neighbour to it)."""
     if not hits:
         return []
     tokens = tokenize(question)
@@ -59,13 +61,14 @@ def build_passages(catalog: Catalog, hits: Sequence[Hit], question: str) -> list
         start, end, text = int(hit.meta["start"]), int(hit.meta["end"]), hit.text
         spans, scores = list(hit.sentences), list(hit.sentence_scores)
         q_start, q_end = pick_quote(text, start, spans, scores, tokens)
+        c_start, c_end = spans[int(np.argmax(scores))] if spans else (q_start, q_end)
         rec = catalog.reports[hit.report_id]
-        out.append(Passage(
+        out.append((Passage(
             report_id=rec.report_id, title=rec.title, publisher=rec.publisher, date=rec.date, url=rec.url,
             path=rec.path, page=rec.page_at(q_start), start=start, end=end, text=text,
             quote=text[q_start - start:q_end - start], quote_start=q_start, quote_end=q_end,
             score=round(hit.score, 4), chunk_id=hit.chunk_id,
-        ))
+        ), text[c_start - start:c_end - start]))
     return out
 
 
@@ -106,22 +109,23 @@ def best_window(text: str, base: int, start: int, end: int, tokens: Sequence[str
     return best_span
 
 
-def distinct(passages: Sequence[Passage]) -> list[Passage]:
+def distinct(cited: Sequence[tuple[Passage, str]]) -> list[Passage]:
     """Passages in rank order, without those that would show a reader a quote shown already.
 
     ISW-style reports repeat their own sentences (a "Key Takeaways" list restates the prose) and
     daily reports repeat each other's; the same sentence twice tells a reader nothing, so that slot
-    goes to the next passage instead.
+    goes to the next passage instead. Quotes are compared whole and by their cores (``cited`` pairs
+    each passage with its best sentence): a repeated sentence joined with a different neighbour in
+    each report is still the same answer.
     """
     kept: list[Passage] = []
-    shown: list[tuple[list[str], Counter[str]]] = []
-    for p in passages:
-        words = _words(p.quote)
-        bag = Counter(words)
-        if words and any(repeats(words, other, bag, other_bag) for other, other_bag in shown):
+    shown: list[tuple[_Bag, _Bag]] = []
+    for p, core in cited:
+        quote, best = _Bag.of(p.quote), _Bag.of(core)
+        if quote.words and any(quote.repeats(other_quote) or best.repeats(other_best) for other_quote, other_best in shown):
             continue
         kept.append(p)
-        shown.append((words, bag))
+        shown.append((quote, best))
     return kept
 
 
@@ -144,3 +148,19 @@ def repeats(a: Sequence[str], b: Sequence[str], bag_a: Counter[str] | None = Non
 def _words(text: str) -> list[str]:
     """Lower-cased words, punctuation dropped, for comparing quotes."""
     return _NON_WORD.sub(" ", text).casefold().split()
+
+
+@dataclass(frozen=True, slots=True)
+class _Bag:
+    """A quote's words in order, and counted."""
+
+    words: list[str]
+    counts: Counter[str]
+
+    @classmethod
+    def of(cls, text: str) -> _Bag:
+        words = _words(text)
+        return cls(words, Counter(words))
+
+    def repeats(self, other: _Bag) -> bool:
+        return repeats(self.words, other.words, self.counts, other.counts)

@@ -157,6 +157,26 @@ def test_a_repeated_sentence_is_shown_once(service: Briefbot, tmp_path: Path) ->
     check_verbatim(service, answer)
 
 
+def test_a_repeated_sentence_with_another_neighbour_is_still_a_repeat() -> None:
+    from index.answer import distinct
+    from index.types import Passage
+
+    def cited(n: int, quote: str, core: str) -> tuple[Passage, str]:
+        return Passage(f"r{n}", f"Report {n}", None, None, None, None, None, 0, len(quote), quote, quote, 0,
+                       len(quote), 1.0 - n / 10, f"r{n}:0"), core
+
+    said = "Wagner fighters captured the salt mine at Soledar after weeks of assaults."
+    shown = distinct([
+        cited(1, f"{said} Prigozhin claimed the salt mine as his own victory.", said),
+        cited(2, f"{said} The railway bulletin lists routine figures.", said),  # the same answer again
+        cited(3, f"The railway bulletin lists routine figures. {said}", "The railway bulletin lists routine figures."),
+        cited(4, "Prigozhin claimed the salt mine as his own victory.", "Prigozhin claimed the salt mine as his own victory."),
+    ])
+    # 2's best sentence was shown by 1; 3's best sentence is new (its quote holds the old one too);
+    # 4's whole quote sits inside 1's.
+    assert [p.report_id for p in shown] == ["r1", "r3"]
+
+
 def test_ranking_does_not_depend_on_the_hash_seed(service: Briefbot, settings: Any, tmp_path: Path) -> None:
     # Daily reports repeat whole paragraphs, so chunks tie on every score; the tie must break the
     # same way in every process, or a restart reorders answers (and "More" pages).
