@@ -38,6 +38,18 @@ def test_chunks_and_sentences_are_spans_of_the_text(raw: str) -> None:
         previous_end = chunk.end
 
 
+def test_a_heading_leads_the_text_that_follows_it() -> None:
+    body = " ".join(f"Sentence {i} of the long paragraph says something." for i in range(60))  # ~360 words
+    text = (f"# Campaign Assessment, June 26, 2022\n\nJune 26, 4:30pm ET\n\n{body}\n\n"
+            f"Key Takeaways (Russian objective: hold the line)\n\n{body}")
+    chunks = chunk_text(text)
+    firsts = [text[c.start:c.end] for c in chunks]
+    assert firsts[0].startswith("# Campaign Assessment, June 26, 2022\n\nJune 26, 4:30pm ET\n\nSentence 0 ")
+    heading = text.index("Key Takeaways")
+    assert any(c.start == heading and text[c.start:c.end].endswith(".") for c in chunks)
+    assert all(len(t.split()) >= 80 for t in firsts)  # no chunk is a bare heading
+
+
 @given(texty, st.lists(st.floats(-1, 2), min_size=1, max_size=30), st.lists(words, max_size=5))
 @settings(max_examples=300, deadline=None)
 def test_quotes_stay_inside_their_chunk(raw: str, scores: list[float], query: list[str]) -> None:
