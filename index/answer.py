@@ -116,13 +116,16 @@ def distinct(cited: Sequence[tuple[Passage, str]]) -> list[Passage]:
     daily reports repeat each other's; the same sentence twice tells a reader nothing, so that slot
     goes to the next passage instead. Quotes are compared whole and by their cores (``cited`` pairs
     each passage with its best sentence): a repeated sentence joined with a different neighbour in
-    each report is still the same answer.
+    each report is still the same answer. A core too short to stand alone (a heading, which names no
+    answer of its own) is compared with the neighbour it is quoted with, as the whole quote.
     """
     kept: list[Passage] = []
     shown: list[tuple[_Bag, _Bag]] = []
     for p, core in cited:
-        quote, best = _Bag.of(p.quote), _Bag.of(core)
-        if quote.words and any(quote.repeats(other_quote) or best.repeats(other_best) for other_quote, other_best in shown):
+        quote = _Bag.of(p.quote)
+        best = _Bag.of(core) if len(core) >= SHORT_QUOTE else quote
+        if quote.words and any(quote.repeats(other_quote) or best.repeats(other_best)
+                               for other_quote, other_best in shown):
             continue
         kept.append(p)
         shown.append((quote, best))

@@ -43,11 +43,11 @@ def test_a_heading_leads_the_text_that_follows_it() -> None:
     text = (f"# Campaign Assessment, June 26, 2022\n\nJune 26, 4:30pm ET\n\n{body}\n\n"
             f"Key Takeaways (Russian objective: hold the line)\n\n{body}")
     chunks = chunk_text(text)
-    firsts = [text[c.start:c.end] for c in chunks]
-    assert firsts[0].startswith("# Campaign Assessment, June 26, 2022\n\nJune 26, 4:30pm ET\n\nSentence 0 ")
+    texts = [text[c.start:c.end] for c in chunks]
+    assert texts[0].startswith("# Campaign Assessment, June 26, 2022\n\nJune 26, 4:30pm ET\n\nSentence 0 ")
     heading = text.index("Key Takeaways")
     assert any(c.start == heading and text[c.start:c.end].endswith(".") for c in chunks)
-    assert all(len(t.split()) >= 80 for t in firsts)  # no chunk is a bare heading
+    assert all(len(t.split()) >= 80 for t in texts)  # no chunk is a bare heading
 
 
 @given(texty, st.lists(st.floats(-1, 2), min_size=1, max_size=30), st.lists(words, max_size=5))

@@ -132,7 +132,7 @@ def _filler(topic: str, n: int) -> str:
 
 def test_a_repeated_sentence_is_shown_once(service: Briefbot, tmp_path: Path) -> None:
     # ISW reports restate their prose in "Key Takeaways", and daily reports repeat each other.
-    repeated = "Wagner fighters captured the salt mine at Soledar after weeks of assaults."
+    repeated = "Wagner fighters captured the salt mine at Soledar after weeks of costly assaults on the town."
     docs = tmp_path / "docs"
     docs.mkdir()
     body = (f"Key Takeaways\n\n{repeated}\n\n{_filler('weather', 40)}\n\n"
@@ -165,16 +165,19 @@ def test_a_repeated_sentence_with_another_neighbour_is_still_a_repeat() -> None:
         return Passage(f"r{n}", f"Report {n}", None, None, None, None, None, 0, len(quote), quote, quote, 0,
                        len(quote), 1.0 - n / 10, f"r{n}:0"), core
 
-    said = "Wagner fighters captured the salt mine at Soledar after weeks of assaults."
+    said = "Wagner fighters captured the salt mine at Soledar after weeks of costly assaults on the town."
+    other = "The railway bulletin for the oblast lists the routine freight figures for the week."
+    claim = "Prigozhin claimed the salt mine as his own victory."
     shown = distinct([
-        cited(1, f"{said} Prigozhin claimed the salt mine as his own victory.", said),
-        cited(2, f"{said} The railway bulletin lists routine figures.", said),  # the same answer again
-        cited(3, f"The railway bulletin lists routine figures. {said}", "The railway bulletin lists routine figures."),
-        cited(4, "Prigozhin claimed the salt mine as his own victory.", "Prigozhin claimed the salt mine as his own victory."),
+        cited(1, f"{said} {claim}", said),
+        cited(2, f"{said} {other}", said),  # the same answer again, beside another neighbour
+        cited(3, f"{other} {said}", other),  # a new answer (its quote holds the old one too)
+        cited(4, claim, claim),  # its whole quote sits inside 1's
+        # Short best sentences (headings) are compared with the neighbour they are quoted with.
+        cited(5, f"Southern axis. {claim} Kherson.", "Southern axis."),
+        cited(6, "Southern axis. Ukrainian forces struck a ferry crossing near Nova Kakhovka.", "Southern axis."),
     ])
-    # 2's best sentence was shown by 1; 3's best sentence is new (its quote holds the old one too);
-    # 4's whole quote sits inside 1's.
-    assert [p.report_id for p in shown] == ["r1", "r3"]
+    assert [p.report_id for p in shown] == ["r1", "r3", "r5", "r6"]
 
 
 def test_ranking_does_not_depend_on_the_hash_seed(service: Briefbot, settings: Any, tmp_path: Path) -> None:
