@@ -367,7 +367,9 @@ def markdown(r: dict[str, Any], pngs: list[str]) -> str:
                     f"{x['peak_rss_mb']:,.0f} MB{'' if kind == 'briefbot' else ' ¹'} | {pair.get('load_avg', 0):.1f} |")
         lines += ["", "¹ measured after both systems are loaded in the same process: an upper bound for plain "
                   "LangChain. briefbot's peak RSS is taken before LangChain is loaded, after a full pass of the "
-                  "questions. \"load avg\": the machine's 1-minute load average when the process finished."]
+                  "questions. Peak RSS is the serving process's own high-water mark (`VmHWM`; runs before "
+                  "2026-12-01 21:00 reported `ru_maxrss`, which Linux carries over from the bench's driver "
+                  "process, ~1.4 GB by then). \"load avg\": the machine's 1-minute load average when the process finished."]
         notes = []
         for where, label in names.items():
             x = (lat.get(where) or {}).get("briefbot") or {}
