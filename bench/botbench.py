@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, latency_summary
+from .common import ROOT, latency_summary, peak_rss_mb
 
 TOKEN = "123456789:BENCH-token-AbCdEf0123456789"
 CHATS = 20
@@ -33,16 +33,6 @@ def _fake_api() -> Any:
     from fake_bot_api import FakeBotAPI
 
     return FakeBotAPI(TOKEN)
-
-
-def _peak_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def _env(fake: Any, store: Path, users: Sequence[int]) -> dict[str, str]:
@@ -118,7 +108,7 @@ async def _session(store: Path, work: Path, questions: Sequence[str], *, chats: 
             out[key] = latency_summary(lat)
             out[key]["replies_per_s"] = len(lat) / (time.monotonic() - began)
             log(f"bot ({tag}, {key}): p50 {out[key]['p50']:.0f} ms, p95 {out[key]['p95']:.0f} ms over {len(lat)}")
-        out["peak_rss_mb"] = _peak_rss_mb(proc.pid)
+        out["peak_rss_mb"] = peak_rss_mb(proc.pid)
     finally:
         await _stop(proc)
         errlog.close()

@@ -107,6 +107,20 @@ def timed(log: Callable[[str], None] | None = None, what: str = "") -> Iterator[
             log(f"{what}: {out['s']:.1f} s")
 
 
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """A process's own peak RSS in MB: the kernel's high-water mark of its memory (``VmHWM``); None
+    where there is no ``/proc``. Not ``ru_maxrss``: Linux carries that across ``fork`` and ``exec``,
+    so a process started by the bench's driver (~1.4 GB by the 100k phase) would report the driver's
+    size (a 13 MB child of a 900 MB parent: ru_maxrss 885 MB, VmHWM 13 MB)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Linear-interpolated percentile (q in 0..100) of a non-empty sample."""
     xs = sorted(values)

@@ -21,26 +21,14 @@ from typing import Any
 import numpy as np
 
 from . import common  # noqa: F401  (sets the offline environment first)
-from .common import latency_summary, model_path
+from .common import latency_summary, model_path, peak_rss_mb
 
 
 def _rss_mb() -> dict[str, float]:
-    """This process's RSS now and at its peak.
-
-    The peak is the kernel's high-water mark of this process's own memory (``VmHWM``). Not
-    ``ru_maxrss``: Linux carries that across ``fork`` and ``exec``, so a worker started by the bench's
-    driver (~1.4 GB by the 100k phase) reported the driver's size as its own peak (a 13 MB child of a
-    900 MB parent: ru_maxrss 885 MB, VmHWM 13 MB).
-    """
+    """This process's RSS now and at its peak (its own high-water mark; see ``common.peak_rss_mb``)."""
     import psutil
 
-    peak = None
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                peak = int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    peak = peak_rss_mb()
     if peak is None:  # not Linux: the only figure there is
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"rss_mb": psutil.Process().memory_info().rss / 2**20, "peak_rss_mb": peak}
