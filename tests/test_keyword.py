@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 
+import bm25s
 import numpy as np
 import pytest
 
 from index import Briefbot
-from index.keyword import KeywordIndex, tokenize
+from index.keyword import ArrayBM25, KeywordIndex, tokenize
 from index.search import report_of
 from tests.conftest import check_consistent
 from tests.helpers import write_md
@@ -138,3 +140,24 @@ def test_the_store_s_index_after_adds_and_forgets_equals_a_fresh_build(service: 
     rows = [(cid, report_of(cid), f"{catalog.reports[report_of(cid)].title}\n{text}")
             for cid, text, _ in service.store.iter_chunks(metadatas=False) if report_of(cid) in catalog.visible]
     _same(service.searcher.keyword_index(catalog), KeywordIndex.build(rows))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_array_build_is_the_matrix_bm25s_builds(seed: int) -> None:
+    """ArrayBM25 builds bm25s's own score matrix, bit for bit: repeated words, empty chunks, and a
+    chunk holding every word included."""
+    rng = random.Random(seed)
+    words = rng.randint(1, 60)
+    corpus = [array("I", rng.choices(range(words), k=rng.choice([0, 1, rng.randint(2, 80)]))) for _ in range(rng.randint(1, 90))]
+    corpus.append(array("I", range(words)))
+    vocab = {f"w{n}": n for n in range(words)}
+    ours, theirs = ArrayBM25(), bm25s.BM25()
+    ours.index((corpus, dict(vocab)), show_progress=False)
+    theirs.index(([list(doc) for doc in corpus], dict(vocab)), show_progress=False)  # lists: bm25s's own build
+    assert ours.vocab_dict == theirs.vocab_dict and ours.scores["num_docs"] == theirs.scores["num_docs"]
+    for key in ("data", "indices", "indptr"):
+        assert ours.scores[key].dtype == theirs.scores[key].dtype, key
+        assert np.array_equal(ours.scores[key], theirs.scores[key]), key
+    for query in (["w0"], list(vocab), rng.choices(list(vocab), k=5)):
+        assert np.array_equal(ours.get_scores(query), theirs.get_scores(query))
+
