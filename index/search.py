@@ -52,6 +52,10 @@ LEXICAL_WEIGHT = 0.35
 W_QUOTE = 1.0
 # The leaders after the first ranking whose sentences are also scored for their words (the quote).
 QUOTE_DEPTH = 12
+# How long a question that finds the store at a new generation (another process wrote to it) waits
+# for the keyword index it starts building, before it goes on with the previous generation's index
+# (Searcher._index_for): a store of a few thousand chunks rebuilds well within it, 100k chunks in ~3-5 s.
+KEYWORD_WAIT = 0.5
 # Bump when what goes into the keyword index changes, so stale disk caches are not reused.
 CACHE_VERSION = 3
 
@@ -85,14 +89,40 @@ class Searcher:
         self.rows = RowCache(store, row_cache_bytes)
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "briefbot-keyword"
         self._keyword: tuple[str, KeywordIndex] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one build at a time
+        self._builder: threading.Thread | None = None  # a build a question started, not waiting for it
+        self._builder_lock = threading.Lock()
 
     def keyword_index(self, catalog: Catalog) -> KeywordIndex:
         """The BM25 index for the catalog's generation: in memory, from the disk cache, or rebuilt."""
+        return self._index_for(catalog, None)[1]
+
+    def _index_for(self, catalog: Catalog, wait: float | None) -> tuple[str, KeywordIndex]:
+        """``(generation, index)``: the catalog's, or, with ``wait`` set and an index of an earlier
+        generation at hand, that one while the new one is built: at once when a build is under way
+        (a write's, or another question's), else after ``wait`` seconds of the build this starts.
+
+        The build finishes in the background. Otherwise every question during it would wait: a write
+        at 100k chunks rebuilds for ~3-5 s, and after another process's write the first question pays.
+        """
+        known = self._keyword
+        if known is not None and known[0] == catalog.generation:
+            return known
+        if known is None or wait is None:
+            return self._install(catalog)
+        with self._builder_lock:
+            if self._lock.locked() or (self._builder is not None and self._builder.is_alive()):
+                return known
+            self._builder = builder = threading.Thread(target=self._install_quietly, args=(catalog,),
+                                                       name="keyword-index", daemon=True)
+            builder.start()
+        builder.join(wait)
+        return self._keyword or known
+
+    def _install(self, catalog: Catalog) -> tuple[str, KeywordIndex]:
         with self._lock:
             if self._keyword and self._keyword[0] == catalog.generation:
-                return self._keyword[1]
-            self._keyword = None  # not kept through the build: one index in memory at a time
+                return self._keyword
             path = self.cache_dir / f"gen-{catalog.generation or 'empty'}-v{CACHE_VERSION}"
             index = KeywordIndex.load(path) if path.exists() else None
             if index is None:
@@ -105,8 +135,15 @@ class Searcher:
                             _rmtree(old)
                 except OSError as exc:  # a read-only cache only costs a rebuild next start
                     log.warning("cannot cache the keyword index at %s: %s", path, exc)
+            # The old index served questions during the build (``_index_for``); it goes now.
             self._keyword = (catalog.generation, index)
-            return index
+            return self._keyword
+
+    def _install_quietly(self, catalog: Catalog) -> None:
+        try:
+            self._install(catalog)
+        except Exception:  # the next question tries again, or reports the store's error itself
+            log.warning("keyword index rebuild in the background failed", exc_info=True)
 
     def _build_keyword_index(self, catalog: Catalog) -> KeywordIndex:
         """Index the visible chunks, reading and tokenising only those the last saved index lacks."""
@@ -170,7 +207,7 @@ class Searcher:
         allowed = self.allowed(catalog, filters)
         if not allowed:
             return [], catalog
-        keyword = self.keyword_index(catalog)
+        generation, keyword = self._index_for(catalog, KEYWORD_WAIT)
         if qvec is None:
             qvec = embed_questions(self.embedder, [question])[0]
         restrict = sorted(allowed) if filters.active else None
@@ -186,8 +223,8 @@ class Searcher:
         tokens = tokenize(question)
         terms = Terms(tokens, keyword)
         bm25 = keyword.scores(tokens)
-        if filters.active or len(allowed) < len(catalog.reports):
-            bm25 = np.where(keyword.in_reports(allowed), bm25, 0.0)
+        if filters.active or len(allowed) < len(catalog.reports) or generation != catalog.generation:
+            bm25 = np.where(keyword.in_reports(allowed), bm25, 0.0)  # an older index may hold forgotten reports
         top = top_k(bm25, KEYWORD_DEPTH)
         if narrow:
             top = np.union1d(top, top_k(np.where(keyword.in_reports(in_period), bm25, 0.0), PERIOD_DEPTH))

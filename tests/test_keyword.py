@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from index import Briefbot
+from index import Answer, Briefbot, Settings
 from index.keyword import ArrayBM25, KeywordIndex, tokenize
 from index.search import report_of
 from tests.conftest import check_consistent
@@ -161,3 +162,32 @@ def test_the_array_build_is_the_matrix_bm25s_builds(seed: int) -> None:
     for query in (["w0"], list(vocab), rng.choices(list(vocab), k=5)):
         assert np.array_equal(ours.get_scores(query), theirs.get_scores(query))
 
+
+def test_a_question_during_a_rebuild_is_answered_from_the_index_before(service: Briefbot, settings: Settings,
+                                                                       tmp_path: Path) -> None:
+    """Another process's write moved the store on, and a build of its keyword index is under way (it
+    holds the build lock, as a write's rebuild does): a question goes on with the index it has
+    instead of waiting, and a question after the build gets the new one."""
+    service.ingest([str(write_md(tmp_path / "a.md", "Twelve grain ships left Odesa under naval escort.", title="Grain"))])
+    before = service.store.generation()
+    assert service.searcher._keyword is not None and service.searcher._keyword[0] == before
+    other = Briefbot(settings)  # another writer over the same store
+    other.ingest([str(write_md(tmp_path / "b.md", "Wagner fighters made marginal gains in Bakhmut.", title="Wagner"))])
+    after = service.store.generation()
+    assert after != before
+    answers: list[Answer] = []
+    with service.searcher._lock:
+        asking = threading.Thread(target=lambda: answers.append(service.ask("Where did Wagner make gains?")))
+        asking.start()
+        asking.join(30)
+        assert not asking.is_alive() and answers, "the question waited for the rebuild"
+        assert service.searcher._keyword[0] == before
+    assert any(p.title == "Wagner" for p in answers[0].passages)  # the dense side has the new report
+    answers.clear()
+    service.ask("Where did Wagner make gains?")  # starts the build, as no build is under way
+    builder = service.searcher._builder
+    assert builder is not None
+    builder.join(30)
+    assert service.searcher._keyword[0] == after
+    got = service.ask("Where did Wagner make gains?")
+    assert got.answered and got.passages[0].title == "Wagner"
