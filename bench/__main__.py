@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         if big_proc is not None:
             r["build100k"] = wait_big(speed, big_proc, work, big_dir)
         with phase("latency_100k"):
-            lat["100k"] = serve_pair(speed, work, "100k", store=big_dir / "chroma")
+            lat["100k"] = serve_pair(speed, work, "100k", store=big_dir / "chroma", writes=True)
 
     # 6. The bot, as deployed, against the test Bot API server.
     if a.skip_bot:
@@ -171,14 +171,20 @@ def latency_queries(quick: bool) -> list[str]:
     return qs[:total]
 
 
-def serve_pair(speed: Any, work: Path, tag: str, *, store: Path | None = None, port: int = 0) -> dict[str, Any]:
-    """One fresh serving process: briefbot alone (peak RSS), then both systems alternating per question."""
-    args = ["serve", "--queries", str(work / "queries.json"), "-k", str(K)]
+def serve_pair(speed: Any, work: Path, tag: str, *, store: Path | None = None, port: int = 0,
+               writes: bool = False) -> dict[str, Any]:
+    """One fresh serving process: briefbot alone (peak RSS), then both systems alternating per question;
+    with ``writes``, then briefbot's questions during an add and a forget (the store ends as it began)."""
+    args = ["serve", "--queries", str(work / "queries.json"), "-k", str(K)] + ["--writes"] * writes
     args += ["--store", str(store)] if store else ["--port", str(port), "--cache", str(work / f"kw-{tag}")]
     got = speed.run_worker(args, work / f"serve-{tag}.json", log)
     for kind in ("briefbot", "langchain"):
         x = got[kind]
         log(f"  {tag} {kind}: p50 {x['p50']:.1f} ms, p95 {x['p95']:.1f} ms, peak RSS {x['peak_rss_mb']:.0f} MB")
+    if got.get("during_writes"):
+        w = got["during_writes"]
+        log(f"  {tag} during writes ({', '.join(f'{s:.1f} s' for s in w['writes_s'])}): {w['n']} questions, "
+            f"max {w['max']:.0f} ms")
     return dict(got)
 
 

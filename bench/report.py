@@ -383,6 +383,18 @@ def markdown(r: dict[str, Any], pngs: list[str]) -> str:
                       "chunks in memory (64 MB by default, least recently used out first, emptied when the store "
                       "changes). The untimed pass over every question that precedes the timed ones is the first "
                       "sight of each question, while that cache fills: " + "; ".join(notes) + "."]
+        w = (lat.get("100k") or {}).get("during_writes")
+        if w and w.get("n"):
+            lines += [
+                "",
+                f"Questions during writes, 100k chunks: while the serving process adds a one-paragraph report and "
+                f"then forgets it (what the bot does for an admin's `/add` and `/forget`; each write rebuilds the "
+                f"keyword index over every chunk), a thread of the same process asks the latency questions back to "
+                f"back. The writes took {' and '.join(f'{x:.1f} s' for x in w['writes_s'])}; the {w['n']} questions "
+                f"that overlapped them took p50 {w['p50']:.0f} ms, p95 {w['p95']:.0f} ms, at most {w['max']:.0f} ms. "
+                "A question does not wait for a rebuild under way: it is answered from the keyword index of the "
+                "generation before, with the reports no longer in the store masked out.",
+            ]
         b = r.get("build100k")
         if b:
             lines += [

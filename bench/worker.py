@@ -196,7 +196,49 @@ def cmd_serve(a: argparse.Namespace) -> dict[str, Any]:
               question_runtime=getattr(svc.embedder, "question_runtime", "-"))
     lc_out.update(_rss_mb())  # both systems loaded: only an upper bound for LangChain
     out.update(briefbot=bb, langchain=lc_out, load_avg=os.getloadavg()[0])
+    if a.writes:
+        out["during_writes"] = _questions_during_writes(svc, queries, a.k)
     return out
+
+
+def _questions_during_writes(svc: Any, queries: list[str], k: int) -> dict[str, Any]:
+    """Questions asked back to back while this process adds a one-paragraph report and then forgets
+    it, as the bot does for an admin's /add and /forget: each write rebuilds the keyword index."""
+    import itertools
+    import tempfile
+    import threading
+
+    svc.embedder.embed(["load the document model first: its loading is not the write's"])
+    asked: list[tuple[float, float]] = []  # (start, wall ms)
+    stop = threading.Event()
+
+    def ask_loop() -> None:
+        for q in itertools.cycle(queries):
+            if stop.is_set():
+                return
+            t0 = time.perf_counter()
+            svc.ask(q, k=k)
+            asked.append((t0, (time.perf_counter() - t0) * 1000))
+
+    writes: list[tuple[float, float]] = []
+    asker = threading.Thread(target=ask_loop, daemon=True)
+    asker.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            note = Path(tmp) / "bench-note.md"
+            note.write_text(f"---\ntitle: Bench note {time.time()}\n---\nGrain convoys left Odesa under escort.\n")
+            time.sleep(1.0)
+            for write in (lambda: svc.ingest([str(note)]), lambda: svc.forget(str(note))):
+                t0 = time.perf_counter()
+                write()
+                writes.append((t0, time.perf_counter()))
+                time.sleep(1.0)
+    finally:
+        stop.set()
+        asker.join()
+    during = [ms for t0, ms in asked if any(t0 < end and t0 + ms / 1000 > start for start, end in writes)]
+    return {"writes_s": [end - start for start, end in writes], "n": len(during), "max": max(during, default=0.0),
+            **(latency_summary(during) if during else {})}
 
 
 # --- the 100k store ---------------------------------------------------------------------------
@@ -332,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--queries", required=True)
     s.add_argument("-k", type=int, default=5)
     s.add_argument("--passes", type=int, default=1)
+    s.add_argument("--writes", action="store_true", help="then time questions during an add and a forget")
     b = sub.add_parser("build100k")
     b.add_argument("--src", required=True)
     b.add_argument("--dst", required=True)
