@@ -163,6 +163,23 @@ def test_the_array_build_is_the_matrix_bm25s_builds(seed: int) -> None:
         assert np.array_equal(ours.get_scores(query), theirs.get_scores(query))
 
 
+
+def test_the_index_scores_as_bm25s_over_tokenize() -> None:
+    """The index (its own vocabulary ids, the array build) scores as bm25s over ``tokenize``'s tokens:
+    case, stop words, words too long to count, digits and accents included."""
+    rng = random.Random(3)
+    extra = ["The", "what", "WAGNER", "Wagner's", "x" * 45, "2023", "Zaporizhzhia—Kherson", "café", "did", "brigades"]
+    rows = [(f"r{n}:0", f"r{n}", " ".join(rng.choices(WORDS + extra, k=rng.randint(0, 30)))) for n in range(40)]
+    ours = KeywordIndex.build(rows)
+    theirs = bm25s.BM25()
+    theirs.index([tokenize(text) for _, _, text in rows], show_progress=False)
+    for query in [*WORDS, *extra, " ".join(extra), "grain convoy Odesa the"]:
+        tokens = tokenize(query)
+        if not tokens:  # a stop word alone: no token to score (bm25s refuses an empty query)
+            assert not ours.scores(tokens).any()
+            continue
+        assert np.allclose(ours.scores(tokens), theirs.get_scores(tokens), rtol=1e-6, atol=0), query
+
 def test_a_question_during_a_rebuild_is_answered_from_the_index_before(service: Briefbot, settings: Settings,
                                                                        tmp_path: Path) -> None:
     """Another process's write moved the store on, and a build of its keyword index is under way (it
