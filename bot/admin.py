@@ -7,43 +7,68 @@ import concurrent.futures
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
-from telegram import Document, Message, Update
+from telegram import Chat, Document, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
-from index import BriefbotError, IngestItem
+from index import BriefbotError, IngestItem, IngestProgress
 
 from . import render
 from .state import BriefContext
 
 log = logging.getLogger(__name__)
 ADD_CAPTION = re.compile(r"^/add(@\w+)?(\s|$)", re.IGNORECASE)
-EDIT_EVERY = 1.0  # seconds between status edits: edits count toward Telegram's flood limits
+EDIT_EVERY = 1.0  # seconds between progress edits of a status message in a private chat
+GROUP_EDIT_EVERY = 6.0  # and in a group or channel: at most 10 of the group's 20 messages a minute
 USAGE = ("Send a document (pdf, txt, md, html, docx) with the caption /add, reply /add to one, "
          "or send /add followed by URLs.")
 
 
 class Status:
-    """A status message edited as an ingest progresses, at most once per ``EDIT_EVERY`` seconds."""
+    """A status message edited as an ingest progresses, at most once per ``every`` seconds."""
 
     def __init__(self, message: Message) -> None:
         self.message = message
         self.shown = message.text_html or ""
         self.last = 0.0
+        # Edits count toward Telegram's flood limits, a group's being 20 messages a minute for all.
+        self.every = EDIT_EVERY if message.chat.type == Chat.PRIVATE else GROUP_EDIT_EVERY
+        self._pending: list[concurrent.futures.Future[None]] = []
+        self._editing = asyncio.Lock()
+        self._asked = 0  # edits asked for so far
 
     async def show(self, text: str, *, final: bool = False) -> None:
-        """Edit the message to ``text``; progress edits are skipped when too soon, failures logged."""
-        if text == self.shown or (not final and time.monotonic() - self.last < EDIT_EVERY):
-            return
-        self.shown, self.last = text, time.monotonic()
-        try:
-            await self.message.edit_text(text)
-        except TelegramError as exc:
-            if final:
-                raise
-            log.warning("status edit failed: %s", exc)
+        """Edit the message to ``text``, one edit at a time and in order; a progress edit is skipped
+        when too soon or when a newer status is waiting, and its failure only logged."""
+        self._asked += 1
+        mine = self._asked
+        async with self._editing:  # FIFO: edits reach Telegram in the order they were asked for
+            if text == self.shown or (not final and (mine != self._asked or time.monotonic() - self.last < self.every)):
+                return
+            self.shown, self.last = text, time.monotonic()
+            try:
+                await self.message.edit_text(text)
+            except TelegramError as exc:
+                if final:
+                    raise
+                log.warning("status edit failed: %s", exc)
+
+    def follow(self, loop: asyncio.AbstractEventLoop) -> Callable[[IngestProgress], None]:
+        """A progress callback for the ingest thread: each step it reports becomes an edit."""
+        def progress(step: IngestProgress) -> None:
+            if (text := render.ingest_progress(step)) is not None:
+                self._pending.append(asyncio.run_coroutine_threadsafe(self.show(text), loop))
+
+        return progress
+
+    async def settled(self) -> None:
+        """Wait for the progress edits under way, so none lands after the final one."""
+        for future in self._pending:
+            await asyncio.wrap_future(future)
+        self._pending.clear()
 
 
 async def admin_only(update: Update, context: BriefContext) -> bool:
@@ -109,22 +134,19 @@ async def add_document(context: BriefContext, document: Document, status: Status
     await status.show(f"Reading and indexing {render.esc(name)} ({len(data) / 1e6:.1f} MB)…", final=True)
     # Keyed by Telegram's id for the file's content: the same file sent twice is "unchanged".
     key = f"telegram:{document.file_unique_id}/{name}"
-    return await asyncio.to_thread(deps.service.ingest_bytes, data, name, key)
+    try:
+        return await asyncio.to_thread(deps.service.ingest_bytes, data, name, key,
+                                       progress=status.follow(asyncio.get_running_loop()))
+    finally:
+        await status.settled()
 
 
 async def add_urls(context: BriefContext, urls: list[str], status: Status) -> list[IngestItem]:
     """Fetch and ingest URLs, the status message following the index's progress callback."""
-    loop = asyncio.get_running_loop()
-    pending: list[concurrent.futures.Future[None]] = []
-
-    def progress(what: str, done: int, total: int) -> None:  # called from the ingest thread
-        if what:
-            text = f"Fetching and indexing {done + 1} of {total}: {render.clip(what, 300)}"
-            pending.append(asyncio.run_coroutine_threadsafe(status.show(text), loop))
-
-    summary = await asyncio.to_thread(context.deps.service.ingest, urls, progress)
-    for future in pending:  # let progress edits land before the final one, never after it
-        await asyncio.wrap_future(future)
+    try:
+        summary = await asyncio.to_thread(context.deps.service.ingest, urls, status.follow(asyncio.get_running_loop()))
+    finally:
+        await status.settled()
     return summary.items
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from index import Answer, IngestItem, IngestSummary, Passage, ReportInfo
+from index import Answer, IngestItem, IngestProgress, IngestSummary, Passage, ReportInfo
 
 LIMIT = 4096
 # Budgets count UTF-16 units of the HTML *source*, which is never shorter than the text Telegram
@@ -212,6 +212,20 @@ def ingest_report(items: Sequence[IngestItem]) -> str:
     body = pack([status_line(i) for i in items], sep="\n", limit=LIMIT - units(summary) - 4)
     shown = body[0] + ("\n…" if len(body) > 1 else "") if body else ""
     return f"{shown}\n{summary}" if shown else summary
+
+
+def ingest_progress(p: IngestProgress) -> str | None:
+    """An /add's status while it runs: the input being read, then the share of sentences encoded;
+    None when there is nothing new to say (the final report follows)."""
+    if p.stage == "reading":
+        if p.total == 1 and not p.what.startswith(("http://", "https://")):
+            return None  # an uploaded document: "Reading and indexing" it is shown already
+        return f"Fetching and reading {p.current} of {p.total}: {clip(p.what, 300)}…"
+    if p.stage == "embedding":
+        more = f" and {plural(p.batch - 1, 'other')}" if p.batch > 1 else ""
+        return (f"Indexing {clip(p.what, 300)}{more}: {p.encoded:,} of {p.sentences:,} sentences embedded "
+                f"({100 * p.encoded // max(1, p.sentences)}%)…")
+    return "Updating the keyword index…" if p.stage == "indexing" else None
 
 
 def forgotten(info: ReportInfo) -> str:

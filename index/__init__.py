@@ -9,6 +9,7 @@ from .errors import (
     StoreBusy,
     StoreUnavailable,
 )
+from .progress import IngestProgress
 from .service import Briefbot
 from .settings import Settings
 from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, Passage, ReportInfo
@@ -21,6 +22,7 @@ __all__ = [
     "FetchError",
     "Filters",
     "IngestItem",
+    "IngestProgress",
     "IngestSummary",
     "LoadError",
     "NotFound",

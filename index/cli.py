@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .errors import BriefbotError
+from .progress import IngestProgress
 from .settings import Settings
 from .types import Answer, Filters
 
@@ -100,8 +101,8 @@ def cmd_ingest(service: object, args: argparse.Namespace) -> int:
                   disable=args.json or not err.is_terminal) as bar:
         task = bar.add_task("", total=None)
 
-        def progress(what: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description=Path(what).name if what else "")
+        def progress(p: IngestProgress) -> None:
+            bar.update(task, completed=p.done, total=p.total, description=escape(describe(p)))
 
         summary = service.ingest(args.inputs, progress)  # type: ignore[attr-defined]
     if args.json:
@@ -114,6 +115,17 @@ def cmd_ingest(service: object, args: argparse.Namespace) -> int:
                 out.print(f"{item.status:8} {item.report_id}  {escape(item.title or '')} ({item.chunks} chunks)")
         out.print(summary.line())
     return 1 if summary.failed else 0
+
+
+def describe(p: IngestProgress) -> str:
+    """The bar's label: the input being read, the sentences being encoded, the keyword index."""
+    name = p.what if p.what.startswith(("http://", "https://")) else Path(p.what).name
+    name = name if len(name) <= 40 else name[:39] + "…"
+    if p.stage == "reading":
+        return name
+    if p.stage == "embedding":
+        return f"embedding {p.encoded:,}/{p.sentences:,} sentences of {name if p.batch == 1 else f'{p.batch} inputs'}"
+    return "updating the keyword index" if p.stage == "indexing" else ""
 
 
 def cmd_ask(service: object, args: argparse.Namespace) -> int:

@@ -26,13 +26,13 @@ from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, embed_questions
 from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy, StoreUnavailable
 from .fetch import fetch, kind_of
 from .load import Document, iter_files, load_bytes
+from .progress import Progress, Tracker
 from .search import Searcher
 from .settings import Settings
 from .store import Commit, ReportVectors, Store, make_client
 from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, ReportInfo
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 # Passages searched beyond the k shown, to fill the places of repeats that ``distinct`` drops.
 SPARE = 4
@@ -234,9 +234,11 @@ class Briefbot:
                     jobs.append((str(f.resolve()), functools.partial(self._read_file, f)))
             results: list[IngestItem | None] = [None] * len(jobs)
             group: list[tuple[int, Prepared]] = []
+            track = Tracker(progress, len(jobs))
 
             def flush() -> None:
-                vectors = self.embedder.embed([t for _, prep in group for t in prep.texts])
+                texts = [t for _, prep in group for t in prep.texts]
+                vectors = track.embed(self.embedder, texts, group[0][1].key, len(group))
                 bounds = np.cumsum([0] + [len(prep.texts) for _, prep in group])
                 done = self._finish([(prep, vectors[bounds[n]:bounds[n + 1]]) for n, (_, prep) in enumerate(group)])
                 for (slot, _), item in zip(group, done, strict=True):
@@ -244,11 +246,11 @@ class Briefbot:
                 group.clear()
 
             for n, (key, reader) in enumerate(jobs):
-                if progress:
-                    progress(key, n, len(jobs))
+                track.tell("reading", key, current=n + 1)
                 got = self._prepare(key, reader)
                 if isinstance(got, IngestItem):
                     results[n] = got
+                    track.finished += 1
                     continue
                 group.append((n, got))
                 if sum(len(prep.texts) for _, prep in group) >= ENCODE_GROUP or len(group) >= COMMIT_GROUP:
@@ -256,20 +258,26 @@ class Briefbot:
             if group:
                 flush()
             summary.items.extend(item for item in results if item is not None)
+        track.tell("indexing")
         self.refresh_keywords(unless_at=before)
-        if progress:
-            progress("", len(jobs), len(jobs))
+        track.tell("done")
         return summary
 
-    def ingest_bytes(self, data: bytes, name: str, source_key: str, *, url: str | None = None) -> IngestItem:
+    def ingest_bytes(self, data: bytes, name: str, source_key: str, *, url: str | None = None,
+                     progress: Progress | None = None) -> IngestItem:
         """Ingest one uploaded document (the bot's /add); ``source_key`` identifies it for updates."""
         if len(data) > self.settings.max_file_mb * 1e6:
             return IngestItem(source_key, "failed", reason=f"{name}: over the {self.settings.max_file_mb:.0f} MB limit")
+        track = Tracker(progress, 1)
         with self.writing():
             before = self.store.generation()
+            track.tell("reading", name, current=1)
             got = self._prepare(source_key, lambda: Raw(data, name, None, url))
-            item = got if isinstance(got, IngestItem) else self._finish([(got, self.embedder.embed(got.texts))])[0]
+            item = got if isinstance(got, IngestItem) else self._finish(
+                [(got, track.embed(self.embedder, got.texts, name, 1))])[0]
+        track.tell("indexing")
         self.refresh_keywords(unless_at=before)
+        track.tell("done")
         return item
 
     def refresh_keywords(self, *, unless_at: str | None = None) -> None:

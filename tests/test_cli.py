@@ -69,3 +69,17 @@ def test_refusal_exits_zero(tmp_path: Path) -> None:
 def test_bad_date_filter_is_a_usage_error(tmp_path: Path) -> None:
     done = briefbot("ask", "--since", "yesterday", "q", store=tmp_path / "store")
     assert done.returncode == 2 and "not a date" in done.stderr
+
+
+def test_the_progress_bar_says_what_the_ingest_is_doing() -> None:
+    from index.cli import describe
+    from index.progress import IngestProgress
+
+    assert describe(IngestProgress("reading", "/data/isw/isw-2022-04-18.md", 3, 107, current=4)) == "isw-2022-04-18.md"
+    assert describe(IngestProgress("reading", "https://example.org/a/b", 0, 2, current=1)) == "https://example.org/a/b"
+    assert describe(IngestProgress("embedding", "/data/a.md", 1.5, 3, batch=2, encoded=1024, sentences=2048)) == (
+        "embedding 1,024/2,048 sentences of 2 inputs")
+    assert describe(IngestProgress("embedding", "/data/" + "a" * 50 + ".pdf", 0, 1, batch=1, sentences=9)) == (
+        f"embedding 0/9 sentences of {'a' * 39}…")
+    assert describe(IngestProgress("indexing", "", 3, 3)) == "updating the keyword index"
+    assert describe(IngestProgress("done", "", 3, 3)) == ""

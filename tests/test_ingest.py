@@ -7,10 +7,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from index import Briefbot, LoadError, NotFound
+from index import Briefbot, IngestProgress, LoadError, NotFound
 from index.load import load_bytes
+from index.progress import EMBED_STEP
 from index.search import CACHE_VERSION
 from tests.conftest import SAMPLES, check_consistent
 from tests.helpers import check_verbatim, write_docx, write_md, write_pdf
@@ -323,3 +325,53 @@ def test_a_store_with_the_old_sentence_collection_serves_and_upgrades(settings: 
     assert [(p.chunk_id, p.quote) for p in old.ask(question, k=3).passages] == before
     assert old.stats()["sentences"] == sum(len(json.loads(m["sents"])) for m in old.store.chunks.get()["metadatas"]) > 0
     check_consistent(old)
+
+
+def test_progress_follows_the_encoding_of_a_long_report(service: Briefbot, tmp_path: Path) -> None:
+    # 1,300 sentences: more than one model call's worth, so a single report moves the bar as it encodes.
+    long = " ".join(f"Convoy {n} of the grain corridor carried {n * 7} tonnes past buoy {n % 13}." for n in range(1300))
+    write_md(tmp_path / "a-long.md", long, title="Long")
+    write_md(tmp_path / "b-short.md", GOOD, title="Grain")
+    (tmp_path / "c-empty.md").write_text("")
+    write_md(tmp_path / "d-short.md", "Wagner fighters made marginal gains in Bakhmut on Friday.", title="Wagner")
+    steps: list[IngestProgress] = []
+    summary = service.ingest([str(tmp_path)], steps.append)
+    assert summary.line() == "3 new, 0 updated, 0 unchanged, 1 failed"
+
+    assert [(s.stage, Path(s.what).name, s.current) for s in steps if s.stage == "reading"] == [
+        ("reading", name, n) for n, name in enumerate(["a-long.md", "b-short.md", "c-empty.md", "d-short.md"], 1)]
+    assert [s.stage for s in steps[-2:]] == ["indexing", "done"] and steps[-1].done == steps[-1].total == 4
+    assert all(s.total == 4 for s in steps)
+    assert [s.done for s in steps] == sorted(s.done for s in steps), "the bar went backwards"
+    encoding = [s for s in steps if s.stage == "embedding"]
+    long_steps = [s for s in encoding if Path(s.what).name == "a-long.md"]
+    assert len(long_steps) == 1 + -(-long_steps[0].sentences // EMBED_STEP) >= 4  # announced, then each call
+    assert [s.encoded for s in long_steps] == sorted({s.encoded for s in long_steps})
+    assert long_steps[0].encoded == long_steps[0].done == 0
+    assert long_steps[-1].encoded == long_steps[-1].sentences and long_steps[-1].batch == 1
+    assert 0 < long_steps[1].done < 1 and long_steps[-1].done == 1  # counted by sentences, not only when done
+    assert encoding[-1].encoded == encoding[-1].sentences and encoding[-1].done == 4
+
+    # Encoded in several calls, longest texts first: every sentence still has its own vector (stored
+    # as float16, and other sentences' hashed vectors are far off: cosines of ~0.5 at most).
+    catalog = service.store.snapshot()
+    ids = [cid for cid in service.store.chunk_ids() if catalog.reports[cid.rsplit(":", 1)[0]].title == "Long"]
+    rows = service.searcher.rows.rows(ids, catalog.generation, service.embedder.dim)
+    for row in rows.values():
+        base = int(row.meta["start"])
+        texts = [row.text[s - base:e - base] for s, e in json.loads(row.meta["sents"])]
+        assert np.allclose(row.vectors, service.embedder.embed(texts), atol=2e-3)
+    assert sum(len(r.vectors) for r in rows.values()) == long_steps[-1].sentences
+
+
+def test_an_upload_reports_its_encoding(service: Briefbot) -> None:
+    steps: list[IngestProgress] = []
+    body = " ".join(f"Convoy {n} of the grain corridor carried {n * 7} tonnes past buoy {n % 13}." for n in range(600))
+    item = service.ingest_bytes(body.encode(), "upload.txt", "telegram:abc/upload.txt", progress=steps.append)
+    assert item.status == "new"
+    n = steps[1].sentences
+    assert n > EMBED_STEP
+    assert [(s.stage, s.encoded, s.done) for s in steps] == [
+        ("reading", 0, 0), ("embedding", 0, 0), ("embedding", EMBED_STEP, EMBED_STEP / n), ("embedding", n, 1),
+        ("indexing", 0, 1),
+        ("done", 0, 1)]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import numpy as np
 from bot_harness import ADMIN, ARCTIC, ARCTIC_Q, ARCTIC_QUOTE, GROUP, QUESTION, USER, make_settings, pdf_bytes, running
 from fake_bot_api import FakeBotAPI
 
 from index import REFUSAL, Briefbot
+from index.embed import HashEmbedder
 
 
 async def ask(fake: FakeBotAPI, chat_id: int, question: str) -> str:
@@ -115,3 +118,28 @@ async def test_non_admins_cannot_change_the_store(fake: FakeBotAPI, bot: Any, sv
     await fake.drained()
     assert [m["text"] for m in fake.sent()] == ["Only admins can do that."] * 4
     assert not fake.calls_to("getFile") and svc.sources() == [report]
+
+
+class PacedEmbedder(HashEmbedder):
+    """The hash embedder at a model's pace: a call takes a moment, as encoding 512 sentences does."""
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        time.sleep(0.3)
+        return super().embed(texts)
+
+
+async def test_a_long_document_shows_its_progress_then_the_result(fake: FakeBotAPI, svc: Briefbot,
+                                                                  monkeypatch: Any) -> None:
+    monkeypatch.setattr("bot.admin.EDIT_EVERY", 0.0)  # every progress step becomes an edit
+    settings = svc.settings
+    body = "\n\n".join(f"Convoy {n} of the grain corridor carried {n * 7} tonnes past buoy {n % 13}."
+                       for n in range(1100))
+    async with running(settings, Briefbot(settings, embedder=PacedEmbedder())):
+        fake.say(fake.private(ADMIN), None, document=fake.add_file(f"# Convoys\n\n{body}".encode(), "convoys.md"))
+        status = await final_status(fake, ADMIN)
+    assert status["text"].startswith("✓ new: Convoys")
+    edits = status["_edits"]
+    assert edits[:2] == ["Downloading convoys.md…", "Reading and indexing convoys.md (0.1 MB)…"]
+    assert edits[2:-1] == [f"Indexing convoys.md: {n:,} of 1,101 sentences embedded ({100 * n // 1101}%)…"
+                           for n in (0, 512, 1024, 1101)] + ["Updating the keyword index…"]
+    assert edits[-1] == status["_html"]  # in order, and no progress edit after the result
