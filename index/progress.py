@@ -7,6 +7,7 @@ they are encoded, not only in files read: otherwise a 300-page PDF would sit at 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from .embed import Embedder
 # first, as one call would batch them, so the vectors are those of one call (to within 2e-7) and
 # the time is the same (ISW: 0.95-1.09x, within the machine's noise).
 EMBED_STEP = 512
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +36,6 @@ class IngestProgress:
     encoded: int = 0  # embedding: sentences encoded so far of ``sentences``
     sentences: int = 0
 
-    @property
-    def share(self) -> float:
-        """``done / total``, between 0 and 1."""
-        return min(1.0, self.done / self.total) if self.total else 1.0
-
 
 Progress = Callable[[IngestProgress], None]
 
@@ -53,9 +50,14 @@ class Tracker:
 
     def tell(self, stage: str, what: str = "", *, share: float = 0.0, **counts: int) -> None:
         """Report ``stage``; ``share`` of the inputs under way counts towards ``done``."""
-        if self.progress is not None:
-            done = self.total if stage == "done" else self.finished + share
+        if self.progress is None:
+            return
+        done = self.total if stage == "done" else self.finished + share
+        try:
             self.progress(IngestProgress(stage, what, done, self.total, **counts))
+        except Exception:  # a display that fails (a closed event loop, a broken terminal) never sinks an ingest
+            log.warning("ingest progress display failed; the ingest goes on without it", exc_info=True)
+            self.progress = None
 
     def embed(self, embedder: Embedder, texts: list[str], what: str, inputs: int) -> np.ndarray:
         """``texts``' vectors, in order, telling the encoding's progress; ``inputs`` are then finished."""

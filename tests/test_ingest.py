@@ -375,3 +375,17 @@ def test_an_upload_reports_its_encoding(service: Briefbot) -> None:
         ("reading", 0, 0), ("embedding", 0, 0), ("embedding", EMBED_STEP, EMBED_STEP / n), ("embedding", n, 1),
         ("indexing", 0, 1),
         ("done", 0, 1)]
+
+
+def test_a_failing_progress_display_does_not_sink_the_ingest(service: Briefbot, tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def broken(step: IngestProgress) -> None:
+        seen.append(step.stage)
+        raise RuntimeError("the terminal went away")
+
+    write_md(tmp_path / "a.md", GOOD, title="Grain")
+    write_md(tmp_path / "b.md", "Wagner fighters made marginal gains in Bakhmut on Friday.", title="Wagner")
+    assert service.ingest([str(tmp_path)], broken).line() == "2 new, 0 updated, 0 unchanged, 0 failed"
+    assert seen == ["reading"]  # told once, then left alone
+    check_consistent(service)
