@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -281,3 +282,34 @@ def test_the_row_cache_keeps_to_its_budget(settings: Any, tmp_path: Path) -> Non
     rows = small.searcher.rows
     assert 0 < len(rows) < rows.misses
     assert rows.nbytes <= rows.max_bytes
+
+
+def test_chunk_pages_are_read_ahead_in_order() -> None:
+    from index.search import read_ahead
+
+    ids = [f"c{n}" for n in range(10)]
+    for page in (1, 3, 5, 10, 20):
+        assert list(read_ahead(lambda part: [x.upper() for x in part], ids, page)) == [x.upper() for x in ids]
+    assert list(read_ahead(lambda part: part, [], 4)) == []
+
+    # The next page is read while the caller still works on this one (the keyword build's tokenising).
+    started: dict[str, threading.Event] = {x: threading.Event() for x in ("c0", "c4", "c8")}
+
+    def read(part: list[str]) -> list[str]:
+        started[part[0]].set()
+        return part
+
+    rows = read_ahead(read, ids, 4)
+    assert next(rows) == "c0"
+    assert started["c4"].wait(10), "the second page was not read ahead"
+    rows.close()  # a caller that stops early leaves no reader behind
+
+    def failing(part: list[str]) -> list[str]:
+        if part[0] == "c4":
+            raise RuntimeError("the store went away")
+        return part
+
+    got: list[str] = []
+    with pytest.raises(RuntimeError, match="went away"):
+        got.extend(read_ahead(failing, ids, 4))
+    assert got == ids[:4]  # the error comes at its place in the order, after the page before it
