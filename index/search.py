@@ -62,7 +62,7 @@ KEYWORD_WAIT = 0.5
 CACHE_VERSION = 3
 # A keyword build reads chunk texts this many at a time, the next page in a thread while this one is
 # tokenised: Chroma's read releases the GIL, so the two overlap (a full build at 100k chunks, from
-# an empty cache: 24-33 s one after the other, 17-18 s overlapped).
+# an empty cache: 22-33 s one after the other, 17-18 s overlapped).
 READ_PAGE = 1000
 
 
