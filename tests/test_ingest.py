@@ -352,8 +352,9 @@ def test_progress_follows_the_encoding_of_a_long_report(service: Briefbot, tmp_p
     assert 0 < long_steps[1].done < 1 and long_steps[-1].done == 1  # counted by sentences, not only when done
     assert encoding[-1].encoded == encoding[-1].sentences and encoding[-1].done == 4
 
-    # Encoded in several calls, longest texts first: every sentence still has its own vector (stored
-    # as float16, and other sentences' hashed vectors are far off: cosines of ~0.5 at most).
+    # Encoded in several calls, longest texts first: every sentence still has its own vector. Stored as
+    # float16, hence the tolerance; another sentence's vector is off by a whole word's weight (~0.2) in
+    # some bucket, since each names its own numbers.
     catalog = service.store.snapshot()
     ids = [cid for cid in service.store.chunk_ids() if catalog.reports[cid.rsplit(":", 1)[0]].title == "Long"]
     rows = service.searcher.rows.rows(ids, catalog.generation, service.embedder.dim)
