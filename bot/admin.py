@@ -8,7 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import Chat, Document, Message, Update
 from telegram.error import TelegramError
@@ -20,6 +20,7 @@ from . import render
 from .state import BriefContext
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 ADD_CAPTION = re.compile(r"^/add(@\w+)?(\s|$)", re.IGNORECASE)
 EDIT_EVERY = 1.0  # seconds between progress edits of a status message in a private chat
 GROUP_EDIT_EVERY = 6.0  # and in a group or channel: at most 10 of the group's 20 messages a minute
@@ -36,7 +37,6 @@ class Status:
         self.last = 0.0
         # Edits count toward Telegram's flood limits, a group's being 20 messages a minute for all.
         self.every = EDIT_EVERY if message.chat.type == Chat.PRIVATE else GROUP_EDIT_EVERY
-        self._pending: list[concurrent.futures.Future[None]] = []
         self._editing = asyncio.Lock()
         self._asked = 0  # edits asked for so far
 
@@ -56,19 +56,21 @@ class Status:
                     raise
                 log.warning("status edit failed: %s", exc)
 
-    def follow(self, loop: asyncio.AbstractEventLoop) -> Callable[[IngestProgress], None]:
-        """A progress callback for the ingest thread: each step it reports becomes an edit."""
-        def progress(step: IngestProgress) -> None:
+    async def follow(self, ingest: Callable[..., T], *args: Any) -> T:
+        """``ingest(*args, progress=...)`` in a thread, each step it reports becomes an edit; returns once
+        those edits have landed, so none comes after the final one."""
+        loop = asyncio.get_running_loop()
+        pending: list[concurrent.futures.Future[None]] = []
+
+        def progress(step: IngestProgress) -> None:  # called from the ingest thread
             if (text := render.ingest_progress(step)) is not None:
-                self._pending.append(asyncio.run_coroutine_threadsafe(self.show(text), loop))
+                pending.append(asyncio.run_coroutine_threadsafe(self.show(text), loop))
 
-        return progress
-
-    async def settled(self) -> None:
-        """Wait for the progress edits under way, so none lands after the final one."""
-        for future in self._pending:
-            await asyncio.wrap_future(future)
-        self._pending.clear()
+        try:
+            return await asyncio.to_thread(ingest, *args, progress=progress)
+        finally:
+            for future in pending:
+                await asyncio.wrap_future(future)
 
 
 async def admin_only(update: Update, context: BriefContext) -> bool:
@@ -134,20 +136,12 @@ async def add_document(context: BriefContext, document: Document, status: Status
     await status.show(f"Reading and indexing {render.esc(name)} ({len(data) / 1e6:.1f} MB)…", final=True)
     # Keyed by Telegram's id for the file's content: the same file sent twice is "unchanged".
     key = f"telegram:{document.file_unique_id}/{name}"
-    try:
-        return await asyncio.to_thread(deps.service.ingest_bytes, data, name, key,
-                                       progress=status.follow(asyncio.get_running_loop()))
-    finally:
-        await status.settled()
+    return await status.follow(deps.service.ingest_bytes, data, name, key)
 
 
 async def add_urls(context: BriefContext, urls: list[str], status: Status) -> list[IngestItem]:
     """Fetch and ingest URLs, the status message following the index's progress callback."""
-    try:
-        summary = await asyncio.to_thread(context.deps.service.ingest, urls, status.follow(asyncio.get_running_loop()))
-    finally:
-        await status.settled()
-    return summary.items
+    return (await status.follow(context.deps.service.ingest, urls)).items
 
 
 async def forget(update: Update, context: BriefContext) -> None:
