@@ -158,6 +158,43 @@ def test_a_repeated_sentence_is_shown_once(service: Briefbot, tmp_path: Path) ->
     check_verbatim(service, answer)
 
 
+def test_a_quote_starts_after_a_heading_glued_on_by_a_bare_comma(service: Briefbot, tmp_path: Path) -> None:
+    # ISW's exports join headings and datelines to the next paragraph with a bare comma.
+    body = ("Key Takeaways,Wagner fighters captured the salt mine at Soledar after weeks of costly assaults.\n\n"
+            f"{_filler('weather', 30)}\n\n"
+            "April 13, 4:30pm ET,Russian forces captured the Ilyich steel plant in northern Mariupol on April 13.\n\n"
+            f"{_filler('harvest', 30)}")
+    write_md(tmp_path / "a.md", body, title="Daily report", date="2023-04-13")
+    assert not service.ingest([str(tmp_path / "a.md")]).failed
+
+    for question, quote in [("Did Wagner fighters capture the salt mine at Soledar?", "Wagner fighters captured"),
+                            ("When did Russian forces capture the Ilyich steel plant in Mariupol?",
+                             "Russian forces captured the Ilyich")]:
+        answer = service.ask(question, k=1)
+        assert answer.passages[0].quote.startswith(quote), answer.passages[0].quote
+        check_verbatim(service, answer)  # the passage keeps the text as the report has it
+    assert "Key Takeaways,Wagner" in service.ask("Wagner salt mine Soledar", k=1).passages[0].text
+
+
+def test_only_a_glued_heading_is_skipped() -> None:
+    from index.answer import after_glued_heads
+
+    def quote(text: str) -> str:
+        return text[after_glued_heads(text, 100, 100, 100 + len(text)) - 100:]
+
+    tail = "Russian forces attacked Bakhmut from three directions on Monday."
+    assert quote(f"Key Takeaways,{tail}") == tail
+    assert quote(f"Supporting Effort #3—Kherson and west:,“{tail}”") == f"“{tail}”"
+    assert quote(f"Main Effort—Eastern Ukraine (two supporting efforts);,Subordinate Main Effort,{tail}") == tail
+    assert quote(f",{tail}") == quote(f";, {tail}") == tail  # the comma a sentence split left in front
+    for kept in (f"In 2022,{tail}",  # a digit before the comma: a number or a year, not a heading
+                 f"The U.S.,UK and France agreed. {tail}",  # a sentence end inside: not a heading
+                 f"Russian forces attacked, Ukrainian forces held. {tail}",  # a comma with a space: prose
+                 "Key Takeaways,Wagner advanced.",  # too little would be left after it
+                 f"{'x' * 151},{tail}"):  # longer than any heading
+        assert quote(kept) == kept
+
+
 def test_a_repeated_sentence_with_another_neighbour_is_still_a_repeat() -> None:
     from index.answer import distinct
     from index.types import Passage
