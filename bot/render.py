@@ -31,7 +31,7 @@ TEXT_ONLY = "I read questions sent as text, e.g. “What did Xi commit to?”; /
 STRANGER = "This is a private briefing bot. Ask an admin to add your user id {user_id} to the allow-list."
 NOT_ADMIN = "Only admins can do that."
 EXAMPLES = ("What did Xi commit to?", "What did ISW assess about Russian offensive operations near Bakhmut?",
-            "Which measures did Putin announce in the energy sector?")
+            "What is the latest on Kherson?", "Which measures did Putin announce in the energy sector?")
 
 _JUNK = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufeff\ufff9-\ufffb]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")

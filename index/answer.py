@@ -12,7 +12,7 @@ from difflib import SequenceMatcher
 import numpy as np
 
 from .embed import Gate
-from .keyword import tokenize
+from .keyword import question_tokens, tokenize
 from .search import Hit
 from .store import Catalog
 from .types import Passage
@@ -59,7 +59,7 @@ def build_passages(catalog: Catalog, hits: Sequence[Hit], question: str) -> list
     paired with its core, the best sentence alone (the quote may add a neighbour to it)."""
     if not hits:
         return []
-    tokens = tokenize(question)
+    tokens = question_tokens(question)
     out = []
     for hit in hits:
         if hit.meta is None or hit.report_id not in catalog.reports:

@@ -192,18 +192,25 @@ def load_bytes(data: bytes, name: str, *, kind: str | None = None, url: str | No
     return doc
 
 
-def load_path(path: Path, *, max_bytes: int) -> Document:
-    """Read one file from disk, refusing anything over ``max_bytes``."""
+def read_file(path: Path, *, max_bytes: int) -> bytes:
+    """One file's bytes, refusing anything over ``max_bytes``."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
             raise LoadError(f"{path}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit")
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise LoadError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    doc = load_bytes(data, str(path))
-    doc.path = str(path.resolve())
-    return doc
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """Bytes of one input before parsing: from a file, an upload or a URL."""
+
+    data: bytes
+    name: str
+    kind: str | None
+    url: str | None
 
 
 def _first_line_title(text: str) -> str | None:

@@ -19,11 +19,11 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .embed import Embedder, embed_questions
-from .keyword import KeywordIndex, Terms, tokenize
+from .keyword import KeywordIndex, Terms, question_tokens
 from .rows import RowCache
 from .store import Catalog, Store
 from .types import Filters
-from .when import windows
+from .when import date_words, windows
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -228,8 +228,9 @@ class Searcher:
         focus = in_period if narrow else set()
         dense = self._nearest(qvec, DENSE_DEPTH, allowed, focus, restrict)
 
-        tokens = tokenize(question)
+        tokens = question_tokens(question)
         terms = Terms(tokens, keyword)
+        dated = frozenset(question_tokens(date_words(question))) if periods else frozenset()
         bm25 = keyword.scores(tokens)
         if filters.active or len(allowed) < len(catalog.reports) or generation != catalog.generation:
             bm25 = np.where(keyword.in_reports(allowed), bm25, 0.0)  # an older index may hold forgotten reports
@@ -251,8 +252,11 @@ class Searcher:
             c = dense[cid] if cid in dense else float(np.dot(qvec, row.embedding))  # type: ignore[arg-type]
             sv = row.vectors
             s = float(np.max(sv @ qvec)) if len(sv) else c
-            cov = terms.coverage(row.text)
-            bonus = W_DATE if any(w.contains(catalog.reports[report_of(cid)].date) for w in periods) else 0.0
+            # A report dated in the period the question names holds its date words, whether or not
+            # its text repeats them ("What happened in Kherson in March 2023?").
+            in_window = any(w.contains(catalog.reports[report_of(cid)].date) for w in periods)
+            cov = terms.coverage(row.text, dated) if in_window else terms.coverage(row.text)
+            bonus = W_DATE if in_window else 0.0
             k = keyword_hits.get(cid, 0.0)
             score = W_CHUNK * c + W_SENTENCE * s + W_KEYWORD * k + W_COVERAGE * cov + bonus
             hits.append(Hit(cid, report_of(cid), score, c, s, k, cov, row.meta, row.text, vectors=sv))

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,13 @@ from .answer import MIN_SUPPORT, build_passages, distinct, support
 from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, embed_questions, make_embedder
 from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy, StoreUnavailable
 from .fetch import fetch, kind_of
-from .load import Document, iter_files, load_bytes
+from .load import Document, Raw, iter_files, load_bytes, read_file
 from .progress import Progress, Tracker
-from .search import Searcher
+from .search import Hit, Searcher
 from .settings import Settings
 from .store import Commit, ReportVectors, Store, make_client
-from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, ReportInfo
+from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, Passage, ReportInfo
+from .when import latest_since
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,9 @@ class Briefbot:
     # --- questions -------------------------------------------------------------------------------
     def ask(self, question: str, *, k: int | None = None, offset: int = 0, filters: Filters | None = None,
             ) -> Answer:
-        """Up to ``k`` cited passages after the first ``offset``, or the refusal."""
+        """Up to ``k`` cited passages after the first ``offset``, or the refusal. A question asking for
+        the latest ("What is the latest on Kherson?") is answered from the last days' reports when they
+        support an answer, and from all the reports when they do not."""
         t0 = time.perf_counter()
         question = " ".join(question.split())
         if not question:
@@ -95,23 +98,19 @@ class Briefbot:
                 f"That question is {len(question):,} characters; the limit is {self.settings.max_question_chars:,}."
             )
         k = k or self.settings.top_k
+        filters = filters or Filters()
         try:
             qvec = self.encoder.encode(question)
-            for attempt in range(SEARCH_ATTEMPTS):
-                # The first attempt searches the catalog last read; the generation check below is
-                # what proves it current, so reading the generation first as well would be redundant.
-                hits, catalog = self.searcher.search(question, filters or Filters(), offset + k + SPARE, qvec,
-                                                     fresh=attempt > 0)
-                passages = distinct(build_passages(catalog, hits, question))[:offset + k]
-                # A commit or forget during the search may have deleted vectors of the catalog's
-                # reports mid-query: search again at the new generation rather than miss them.
-                if self.store.generation() == catalog.generation:
+            since = None if filters.since or filters.until else latest_since(question, self._newest)
+            for scope in [replace(filters, since=since)] * bool(since) + [filters]:
+                passages, hits = self._search(question, scope, offset + k, qvec)
+                p = support(self.gate, hits[0].sentence_cos, hits[0].coverage, hits[0].chunk_cos) if passages else 0.0
+                if p >= self.min_support:
                     break
         except BriefbotError:
             raise
         except Exception as exc:  # chromadb raises plain exceptions when its server is away
             raise StoreUnavailable("The report store can't be searched right now; try again shortly.") from exc
-        p = support(self.gate, hits[0].sentence_cos, hits[0].coverage, hits[0].chunk_cos) if passages else 0.0
         answered = bool(passages) and p >= self.min_support
         took = (time.perf_counter() - t0) * 1000
         self.asked += 1
@@ -121,7 +120,27 @@ class Briefbot:
             return Answer(question, False, REFUSAL, took, support=round(p, 4))
         shown = tuple(passages[offset:offset + k])
         message = f"{len(shown)} passage{'s' * (len(shown) != 1)} from the reports"
+        if scope.since and since:
+            message += f" of {since} to {self._newest()} (the latest)"
         return Answer(question, True, message if shown else "No more passages.", took, shown, round(p, 4))
+
+    def _search(self, question: str, filters: Filters, n: int, qvec: np.ndarray) -> tuple[list[Passage], list[Hit]]:
+        """The first ``n`` distinct passages and the hits they came from."""
+        for attempt in range(SEARCH_ATTEMPTS):
+            # The first attempt searches the catalog last read; the generation check below is
+            # what proves it current, so reading the generation first as well would be redundant.
+            hits, catalog = self.searcher.search(question, filters, n + SPARE, qvec, fresh=attempt > 0)
+            passages = distinct(build_passages(catalog, hits, question))[:n]
+            # A commit or forget during the search may have deleted vectors of the catalog's
+            # reports mid-query: search again at the new generation rather than miss them.
+            if self.store.generation() == catalog.generation:
+                break
+        return passages, hits
+
+    def _newest(self) -> str | None:
+        """The newest report date in the store."""
+        catalog = self.store.snapshot(refresh=False)
+        return max(filter(None, (catalog.reports[rid].date for rid in catalog.visible)), default=None)
 
     def context(self, chunk_id: str, *, chars: int = 1500) -> tuple[str, ReportInfo]:
         """The text around one passage (its paragraph, widened to about ``chars``), and its report."""
@@ -295,14 +314,7 @@ class Briefbot:
             log.warning("keyword index refresh after a write failed", exc_info=True)
 
     def _read_file(self, path: Path) -> Raw:
-        limit = int(self.settings.max_file_mb * 1e6)
-        try:
-            size = path.stat().st_size
-            if size > limit:
-                raise LoadError(f"{path}: {size / 1e6:.1f} MB is over the {limit / 1e6:.0f} MB limit")
-            return Raw(path.read_bytes(), str(path), None, None)
-        except OSError as exc:
-            raise LoadError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        return Raw(read_file(path, max_bytes=int(self.settings.max_file_mb * 1e6)), str(path), None, None)
 
     def _fetch_url(self, url: str) -> Raw:
         s = self.settings
@@ -385,12 +397,3 @@ class Prepared:
     chunks: list[chunking.Chunk]
     texts: list[str]  # sentence texts, in chunk order
 
-
-@dataclass(frozen=True, slots=True)
-class Raw:
-    """Bytes of one input before parsing: from a file, an upload or a URL."""
-
-    data: bytes
-    name: str
-    kind: str | None
-    url: str | None

@@ -1,10 +1,13 @@
-"""Dates named in a question ("in late March 2022", "on August 18") as report-date windows."""
+"""Dates named in a question ("in late March 2022", "on August 18") as report-date windows, and the
+newest reporting a question asks for ("What is the latest on Kherson?")."""
 
 from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 _MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name}
 _MONTHS |= {name.lower(): n for n, name in enumerate(calendar.month_abbr) if name}
@@ -18,6 +21,15 @@ _PATTERN = re.compile(
 )
 # Reports describe the previous days' events, so a window reaches this many days past its end.
 LAG_DAYS = 3
+# Words asking for the newest reporting, which a desk asks for more than any date.
+_RECENT = re.compile(
+    r"\b(?:latest|newest|most recent|lately|recently|currently|right now|now|today|these days|this week"
+    r"|at the moment|at present)\b",
+    re.IGNORECASE,
+)
+# "The latest" is the reports of this many days up to the newest report the question may draw on:
+# a week of a daily desk's assessments.
+RECENT_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +59,27 @@ class Window:
         return start <= value <= end
 
 
+def _dates(question: str) -> Iterator[re.Match[str]]:
+    for m in _PATTERN.finditer(question):
+        if m.group("month") and m.group("month").lower() == "may" and not (m.group("day") or m.group("year")
+                                                                         or m.group("part")):
+            continue  # "may" is far more often the verb
+        yield m
+
+
+def date_words(question: str) -> str:
+    """The words of the dates a question names ("March 2023", "in 2022"), as one string."""
+    return " ".join(m.group(0) for m in _dates(question))
+
+
 def windows(question: str) -> list[Window]:
     """Every date span a question names; empty when it names none."""
     out = []
-    for m in _PATTERN.finditer(question):
+    for m in _dates(question):
         if m.group("only_year"):
             out.append(Window(int(m.group("only_year")), (1, 1), (12, 31)))
             continue
         month_word = m.group("month").lower()
-        if month_word == "may" and not (m.group("day") or m.group("year") or m.group("part")):
-            continue  # "may" is far more often the verb
         month = _MONTHS[month_word]
         year = int(m.group("year")) if m.group("year") else None
         last = calendar.monthrange(year or 2023, month)[1]
@@ -73,3 +96,13 @@ def windows(question: str) -> list[Window]:
         else:
             out.append(Window(year, (month, 1), (month, last)))
     return out
+
+
+def latest_since(question: str, newest: Callable[[], str | None]) -> str | None:
+    """The first report date of "the latest" (RECENT_DAYS up to ``newest()``, the newest report's
+    date) when the question asks for the latest reporting and names no period; None otherwise."""
+    last = newest() if _RECENT.search(question) and not windows(question) else None
+    try:
+        return (date.fromisoformat(last[:10]) - timedelta(days=RECENT_DAYS)).isoformat() if last else None
+    except ValueError:
+        return None

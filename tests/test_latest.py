@@ -1,0 +1,73 @@
+"""Questions asking for the latest: the last days' reports when they answer, all the reports when not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index import Briefbot, Filters, Settings
+from index.when import RECENT_DAYS, latest_since
+from tests.helpers import check_verbatim, write_md
+
+
+@pytest.fixture
+def desk(settings: Settings, real_embedder: object, tmp_path: Path) -> Briefbot:
+    service = Briefbot(settings, embedder=real_embedder)  # type: ignore[arg-type]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_md(docs / "march.md", "Russian artillery shelled Kherson City and the Kherson river port for a third day. "
+             "Kherson residents sheltered as Kherson officials counted the damage.",
+             title="Assessment, March 1", date="2023-03-01")
+    write_md(docs / "dam.md", "The Kakhovka reservoir level fell after the dam gates were opened.",
+             title="Assessment, March 5", date="2023-03-05")
+    write_md(docs / "early-april.md", "Ukrainian forces struck a Russian depot near Kherson.",
+             title="Assessment, April 10", date="2023-04-10")
+    write_md(docs / "late-april.md", "Saldo claimed that Russian forces hold the east bank of Kherson Oblast.",
+             title="Assessment, April 24", date="2023-04-24")
+    write_md(docs / "bakhmut.md", "Wagner fighters advanced in northern Bakhmut.",
+             title="Assessment, April 22", date="2023-04-22")
+    assert not service.ingest([str(docs)]).failed
+    return service
+
+
+def test_the_latest_comes_from_the_last_days_reports(desk: Briefbot) -> None:
+    # Asked without "latest", March's report (Kherson, again and again) is the best match.
+    assert desk.ask("What about Kherson?").passages[0].title == "Assessment, March 1"
+    for question in ("What is the latest on Kherson?", "What's happening in Kherson now?",
+                     "Kherson: anything new recently?"):
+        answer = desk.ask(question)
+        assert answer.answered, question
+        assert answer.passages[0].title == "Assessment, April 24", question
+        assert all(p.date and p.date >= "2023-04-17" for p in answer.passages), question
+        assert answer.message.endswith("of 2023-04-17 to 2023-04-24 (the latest)")
+        check_verbatim(desk, answer)
+
+
+def test_the_latest_falls_back_to_all_the_reports_when_the_last_days_say_nothing(desk: Briefbot) -> None:
+    answer = desk.ask("What is the latest on the Kakhovka dam?")
+    assert answer.answered
+    assert answer.passages[0].title == "Assessment, March 5"
+    assert answer.message == "1 passage from the reports" or "(the latest)" not in answer.message
+    assert not desk.ask("What is the latest on the grain corridor?").answered
+
+
+def test_a_date_filter_or_a_named_period_replaces_the_latest(desk: Briefbot) -> None:
+    asked = desk.ask("What is the latest on Kherson?", filters=Filters(since="2023-04-01", until="2023-04-15"))
+    assert [p.title for p in asked.passages] == ["Assessment, April 10"]
+    named = desk.ask("What is the latest on Kherson in March 2023?")
+    assert named.passages[0].title == "Assessment, March 1"
+    assert "(the latest)" not in named.message
+
+
+def test_which_questions_ask_for_the_latest() -> None:
+    newest = "2023-04-24"
+    start = f"2023-04-{24 - RECENT_DAYS:02d}"
+    for question in ("What is the latest on Kherson?", "Where is Wagner fighting now?", "Who commands the VDV currently?",
+                     "What has Prigozhin said recently?", "Any news this week?", "the most recent strikes on Odesa"):
+        assert latest_since(question, lambda: newest) == start, question
+    for question in ("What did Xi commit to?", "What happened in Kherson in November 2022?", "Who knows?",
+                     "Was the recentralisation of command announced?"):
+        assert latest_since(question, lambda: newest) is None, question
+    assert latest_since("What is the latest?", lambda: None) is None  # no dated report in the store
+    assert latest_since("What is the latest?", lambda: "sometime") is None
