@@ -13,9 +13,13 @@ _MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name
 _MONTHS |= {name.lower(): n for n, name in enumerate(calendar.month_abbr) if name}
 _MONTHS["sept"] = 9
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _PATTERN = re.compile(
-    rf"\b(?:(?P<part>early|mid|late|end of|beginning of|start of)[\s-]+)?(?P<month>{_MONTH})\.?"
-    rf"(?:\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?)?(?:,?\s+(?P<year>(?:19|20)\d\d))?\b"
+    rf"\b(?P<iso>(?:19|20)\d\d-[01]\d-[0-3]\d)\b"
+    rf"|\b(?P<dday>{_DAY})(?P<of>\s+of)?\s+(?P<dmonth>{_MONTH})\b\.?(?:,?\s+(?P<dyear>(?:19|20)\d\d)\b)?"
+    rf"|\b(?:(?P<part>early|mid|late|end of|beginning of|start of)[\s-]+)?(?P<month>{_MONTH})\.?"
+    rf"(?:\s+(?P<day>{_DAY})(?:\s*(?:-|–|to|through|and)\s*(?P<day2>{_DAY})\b)?)?"
+    rf"(?:,?\s+(?P<year>(?:19|20)\d\d))?\b"
     rf"|\b(?:in|during|of|since)\s+(?P<only_year>(?:19|20)\d\d)\b",
     re.IGNORECASE,
 )
@@ -61,15 +65,20 @@ class Window:
 
 def _dates(question: str) -> Iterator[re.Match[str]]:
     for m in _PATTERN.finditer(question):
-        if m.group("month") and m.group("month").lower() == "may" and not (m.group("day") or m.group("year")
-                                                                         or m.group("part")):
+        if (m.group("month") or "").lower() == "may" and not (m.group("day") or m.group("year") or m.group("part")):
             continue  # "may" is far more often the verb
+        if (m.group("dmonth") or "").lower() == "may" and not (m.group("dyear") or m.group("of")):
+            continue  # "5 may be", not "5 May"
         yield m
 
 
 def date_words(question: str) -> str:
     """The words of the dates a question names ("March 2023", "in 2022"), as one string."""
     return " ".join(m.group(0) for m in _dates(question))
+
+
+def _day(text: str | None) -> int:
+    return int(re.sub(r"\D", "", text)) if text else 0
 
 
 def windows(question: str) -> list[Window]:
@@ -79,22 +88,33 @@ def windows(question: str) -> list[Window]:
         if m.group("only_year"):
             out.append(Window(int(m.group("only_year")), (1, 1), (12, 31)))
             continue
-        month_word = m.group("month").lower()
-        month = _MONTHS[month_word]
-        year = int(m.group("year")) if m.group("year") else None
-        last = calendar.monthrange(year or 2023, month)[1]
+        year: int | None
+        if m.group("iso"):
+            iso_year, month, day = (int(x) for x in m.group("iso").split("-"))
+            year, last_day = iso_year, calendar.monthrange(iso_year, month)[1] if 1 <= month <= 12 else 0
+        else:
+            day_first = bool(m.group("dmonth"))
+            month = _MONTHS[(m.group("dmonth") if day_first else m.group("month")).lower()]
+            year_text = m.group("dyear") if day_first else m.group("year")
+            year = int(year_text) if year_text else None
+            day = _day(m.group("dday") if day_first else m.group("day"))
+            last_day = calendar.monthrange(year or 2024, month)[1]  # a leap year: "February 29" is a day
+        if not 1 <= day <= last_day:
+            if m.group("iso"):
+                continue
+            day = 0
         part = (m.group("part") or "").lower()
-        if m.group("day") and 1 <= int(m.group("day")) <= last:
-            day = int(m.group("day"))
-            out.append(Window(year, (month, day), (month, day)))
+        if day:
+            end = _day(m.group("day2"))
+            out.append(Window(year, (month, day), (month, end if day < end <= last_day else day)))
         elif part in ("early", "beginning of", "start of"):
             out.append(Window(year, (month, 1), (month, 10)))
         elif part == "mid":
             out.append(Window(year, (month, 10), (month, 20)))
         elif part in ("late", "end of"):
-            out.append(Window(year, (month, 20), (month, last)))
+            out.append(Window(year, (month, 20), (month, last_day)))
         else:
-            out.append(Window(year, (month, 1), (month, last)))
+            out.append(Window(year, (month, 1), (month, last_day)))
     return out
 
 

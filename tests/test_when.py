@@ -1,4 +1,5 @@
-"""Questions asking for the latest: the last days' reports when they answer, all the reports when not."""
+"""Dates in questions: the periods they name, and asking for the latest (the last days' reports when
+they answer, all the reports when not)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from index import Briefbot, Filters, Settings
-from index.when import RECENT_DAYS, latest_since
+from index.when import RECENT_DAYS, Window, latest_since, windows
 from tests.helpers import check_verbatim, write_md
 
 
@@ -48,7 +49,7 @@ def test_the_latest_falls_back_to_all_the_reports_when_the_last_days_say_nothing
     answer = desk.ask("What is the latest on the Kakhovka dam?")
     assert answer.answered
     assert answer.passages[0].title == "Assessment, March 5"
-    assert answer.message == "1 passage from the reports" or "(the latest)" not in answer.message
+    assert "(the latest)" not in answer.message
     assert not desk.ask("What is the latest on the grain corridor?").answered
 
 
@@ -71,3 +72,23 @@ def test_which_questions_ask_for_the_latest() -> None:
         assert latest_since(question, lambda: newest) is None, question
     assert latest_since("What is the latest?", lambda: None) is None  # no dated report in the store
     assert latest_since("What is the latest?", lambda: "sometime") is None
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    ("What happened on March 2, 2022?", [Window(2022, (3, 2), (3, 2))]),
+    ("What happened on 15 January 2023?", [Window(2023, (1, 15), (1, 15))]),
+    ("What did ISW report on 2023-01-15?", [Window(2023, (1, 15), (1, 15))]),
+    ("What happened on the 3rd of March?", [Window(None, (3, 3), (3, 3))]),
+    ("Fighting near Izyum on March 3-5, 2022", [Window(2022, (3, 3), (3, 5))]),
+    ("between March 3rd and 10th", [Window(None, (3, 3), (3, 10))]),
+    ("in late March 2022", [Window(2022, (3, 20), (3, 31))]),
+    ("during 2022", [Window(2022, (1, 1), (12, 31))]),
+    ("the 5th of May", [Window(None, (5, 5), (5, 5))]),
+    ("on February 29", [Window(None, (2, 29), (2, 29))]),
+    ("sometime in March", [Window(None, (3, 1), (3, 31))]),  # "March 40" is no day either
+    ("Who was in Mariupol?", []),
+    ("Russia may attack again and 5 may be killed", []),  # "may", the verb
+    ("What did ISW say on 2023-02-30?", []),
+])
+def test_the_periods_a_question_names(question: str, named: list[Window]) -> None:
+    assert windows(question) == named
