@@ -27,11 +27,11 @@ from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy
 from .fetch import fetch, kind_of
 from .load import Document, Raw, iter_files, load_bytes, read_file
 from .progress import Progress, Tracker
-from .search import Hit, Searcher
+from .search import Searcher
 from .settings import Settings
 from .store import Commit, ReportVectors, Store, make_client
 from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, Passage, ReportInfo
-from .when import latest_since
+from .when import latest_since, names_period, too_late
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,8 @@ class Briefbot:
     # --- questions -------------------------------------------------------------------------------
     def ask(self, question: str, *, k: int | None = None, offset: int = 0, filters: Filters | None = None,
             ) -> Answer:
-        """Up to ``k`` cited passages after the first ``offset``, or the refusal. A question asking for
-        the latest ("What is the latest on Kherson?") is answered from the last days' reports when they
-        support an answer, and from all the reports when they do not."""
+        """Up to ``k`` cited passages after the first ``offset``, or the refusal. "The latest on Kherson"
+        comes from the last days' reports when they support an answer, else from all the reports."""
         t0 = time.perf_counter()
         question = " ".join(question.split())
         if not question:
@@ -97,14 +96,13 @@ class Briefbot:
             raise QuestionError(
                 f"That question is {len(question):,} characters; the limit is {self.settings.max_question_chars:,}."
             )
-        k = k or self.settings.top_k
-        filters = filters or Filters()
+        k, filters = k or self.settings.top_k, filters or Filters()
         try:
+            late = too_late(question, self._newest)
             qvec = self.encoder.encode(question)
             since = None if filters.since or filters.until else latest_since(question, self._newest)
             for scope in [replace(filters, since=since)] * bool(since) + [filters]:
-                passages, hits = self._search(question, scope, offset + k, qvec)
-                p = support(self.gate, hits[0].sentence_cos, hits[0].coverage, hits[0].chunk_cos) if passages else 0.0
+                passages, p = self._search(question, scope, offset + k, qvec, late=bool(late))
                 if p >= self.min_support:
                     break
         except BriefbotError:
@@ -117,25 +115,28 @@ class Briefbot:
         self.refused += not answered
         self.latencies.append(took)
         if not answered:
-            return Answer(question, False, REFUSAL, took, support=round(p, 4))
+            told = f"The reports in the store don't say: the newest is dated {late}, before that period." if late else REFUSAL
+            return Answer(question, False, told, took, support=round(p, 4))
         shown = tuple(passages[offset:offset + k])
         message = f"{len(shown)} passage{'s' * (len(shown) != 1)} from the reports"
         if scope.since and since:
             message += f" of {since} to {self._newest()} (the latest)"
         return Answer(question, True, message if shown else "No more passages.", took, shown, round(p, 4))
 
-    def _search(self, question: str, filters: Filters, n: int, qvec: np.ndarray) -> tuple[list[Passage], list[Hit]]:
-        """The first ``n`` distinct passages and the hits they came from."""
+    def _search(self, question: str, filters: Filters, n: int, qvec: np.ndarray, *, late: bool,
+                ) -> tuple[list[Passage], float]:
+        """The first ``n`` distinct passages (of those naming the period asked about, when that is
+        ``late``: after the newest report) and the support gate's probability for the first."""
         for attempt in range(SEARCH_ATTEMPTS):
-            # The first attempt searches the catalog last read; the generation check below is
-            # what proves it current, so reading the generation first as well would be redundant.
+            # The first attempt searches the catalog last read; the generation check below proves it current.
             hits, catalog = self.searcher.search(question, filters, n + SPARE, qvec, fresh=attempt > 0)
-            passages = distinct(build_passages(catalog, hits, question))[:n]
-            # A commit or forget during the search may have deleted vectors of the catalog's
-            # reports mid-query: search again at the new generation rather than miss them.
+            passages = distinct(build_passages(catalog, hits, question))
+            passages = [x for x in passages if names_period(question, x.text)][:n] if late else passages[:n]
+            # A commit or forget mid-search may have deleted its reports' vectors: search the new generation.
             if self.store.generation() == catalog.generation:
                 break
-        return passages, hits
+        top = next((h for h in hits if passages and h.chunk_id == passages[0].chunk_id), None)
+        return passages, support(self.gate, top.sentence_cos, top.coverage, top.chunk_cos) if top else 0.0
 
     def _newest(self) -> str | None:
         """The newest report date in the store."""

@@ -126,3 +126,25 @@ def latest_since(question: str, newest: Callable[[], str | None]) -> str | None:
         return (date.fromisoformat(last[:10]) - timedelta(days=RECENT_DAYS)).isoformat() if last else None
     except ValueError:
         return None
+
+
+def too_late(question: str, newest: Callable[[], str | None]) -> str | None:
+    """``newest()`` (the newest report date) when every period the question names begins after it
+    ("What happened in Bakhmut in May 2023?" of reports up to April); None otherwise."""
+    named = windows(question)
+    last = newest() if named and all(w.year is not None for w in named) else None
+    if last and all(f"{w.year}-{w.start[0]:02d}-{w.start[1]:02d}" > last[:10] for w in named):
+        return last
+    return None
+
+
+def names_period(question: str, text: str) -> bool:
+    """True when ``text`` names a period of the question by its year (and month, capitalised, unless
+    the period is the whole year): how an earlier report can speak of a later period ("Russia plans
+    to form two new armies by 2024")."""
+    for w in windows(question):
+        months = set(calendar.month_name[w.start[0]:w.end[0] + 1]) | set(calendar.month_abbr[w.start[0]:w.end[0] + 1])
+        if str(w.year) in text and ((w.start, w.end) == ((1, 1), (12, 31))
+                                    or any(re.search(rf"\b{m}\b", text) for m in months - {""})):
+            return True
+    return False

@@ -61,6 +61,20 @@ def test_a_date_filter_or_a_named_period_replaces_the_latest(desk: Briefbot) -> 
     assert "(the latest)" not in named.message
 
 
+def test_a_period_after_the_newest_report_is_answered_only_by_reports_that_name_it(desk: Briefbot,
+                                                                                   tmp_path: Path) -> None:
+    late = desk.ask("What happened in Kherson in May 2023?")
+    assert not late.answered
+    assert late.message == "The reports in the store don't say: the newest is dated 2023-04-24, before that period."
+    # An earlier report may still speak of a later period, by name.
+    write_md(tmp_path / "plans.md", "Russian officials said in 2023 that they may form two new armies in Kherson Oblast by 2024.",
+             title="Assessment, April 2", date="2023-04-02")
+    assert not desk.ingest([str(tmp_path / "plans.md")]).failed
+    plans = desk.ask("What are Russia's plans for Kherson in 2024?")
+    assert [p.title for p in plans.passages] == ["Assessment, April 2"]
+    assert not desk.ask("What happened in Kherson in May 2023?").answered  # "may" and "2023" are not "May 2023"
+
+
 def test_which_questions_ask_for_the_latest() -> None:
     newest = "2023-04-24"
     start = f"2023-04-{24 - RECENT_DAYS:02d}"
