@@ -41,6 +41,20 @@ _MD_HEADING = re.compile(r"^#{1,6}\s+")
 MAX_PARAGRAPH = 10_000
 
 
+# HTML tags pasted into a question ("<b>Kherson</b> latest"): markup, not words to search for.
+_TAG = re.compile(
+    r"</?(?:a|abbr|b|big|blockquote|body|br|button|code|del|div|em|embed|font|form|h[1-6]|head|html|i|iframe|img"
+    r"|input|ins|li|link|mark|meta|object|ol|option|p|pre|s|script|select|small|span|strike|strong|style|sub|sup"
+    r"|svg|table|td|textarea|th|title|tr|tg-spoiler|u|ul)(?:\s[^<>]{0,200})?/?>",
+    re.IGNORECASE,
+)
+
+
+def question_text(question: str) -> str:
+    """A question as searched: HTML tags dropped, runs of whitespace made one space."""
+    return " ".join(_TAG.sub(" ", question).split())
+
+
 def clean_line(line: str) -> str:
     """Unicode NFC, invisible characters removed, runs of spaces collapsed, ends trimmed."""
     line = unicodedata.normalize("NFC", line)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import chunk as chunking
+from . import normalize
 from .answer import MIN_SUPPORT, build_passages, distinct, support
 from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, embed_questions, make_embedder
 from .errors import BriefbotError, LoadError, NotFound, QuestionError, StoreBusy, StoreUnavailable
@@ -89,13 +90,11 @@ class Briefbot:
         """Up to ``k`` cited passages after the first ``offset``, or the refusal. "The latest on Kherson"
         comes from the last days' reports when they support an answer, else from all the reports."""
         t0 = time.perf_counter()
-        question = " ".join(question.split())
+        question = normalize.question_text(question)
         if not question:
             raise QuestionError("Ask a question in words, e.g. “What did Xi commit to?”")
-        if len(question) > self.settings.max_question_chars:
-            raise QuestionError(
-                f"That question is {len(question):,} characters; the limit is {self.settings.max_question_chars:,}."
-            )
+        if len(question) > (limit := self.settings.max_question_chars):
+            raise QuestionError(f"That question is {len(question):,} characters; the limit is {limit:,}.")
         k, filters = k or self.settings.top_k, filters or Filters()
         try:
             late = too_late(question, self._newest)

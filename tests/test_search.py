@@ -108,9 +108,15 @@ def test_bad_questions_get_a_reason(loaded: Briefbot, question: str) -> None:
     assert "\n" not in str(err.value)
 
 
-def test_html_in_a_question_is_just_text(loaded: Briefbot) -> None:
-    answer = loaded.ask("<b>Prigozhin</b> <script>alert(1)</script> ammunition")
-    check_verbatim(loaded, answer)
+def test_html_in_a_question_is_markup_not_words(loaded: Briefbot) -> None:
+    tagged = loaded.ask("<b>Prigozhin</b> <script>alert(1)</script> ammunition")
+    check_verbatim(loaded, tagged)
+    assert tagged.question == "Prigozhin alert(1) ammunition"
+    plain = loaded.ask("Prigozhin alert(1) ammunition")
+    assert tagged.answered and (tagged.passages, tagged.support) == (plain.passages, plain.support)
+    assert loaded.ask("Is a<3 Prigozhin's ammunition?").question == "Is a<3 Prigozhin's ammunition?"
+    with pytest.raises(QuestionError):
+        loaded.ask("<br/><b> </b>")
 
 
 def test_empty_store_refuses(service: Briefbot) -> None:
