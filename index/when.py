@@ -31,8 +31,8 @@ _RECENT = re.compile(
     r"|at the moment|at present)\b",
     re.IGNORECASE,
 )
-# "The latest" is the reports of this many days up to the newest report the question may draw on:
-# a week of a daily desk's assessments.
+# "The latest" is the reports of this many days up to the newest report in the store: a week of a
+# daily desk's assessments.
 RECENT_DAYS = 7
 
 
