@@ -55,6 +55,7 @@ class SentenceTransformerEmbedder:
         self._cache_dir = cache_dir
         self._question_threads = question_threads
         self._onnx_lock = threading.Lock()
+        self._words: frozenset[str] | None = None
 
     def _load(self) -> object:
         with self._lock:
@@ -98,6 +99,17 @@ class SentenceTransformerEmbedder:
                 log.exception("ONNX question model failed; questions go to sentence-transformers from now on")
                 self._onnx = False
         return self.embed(texts)
+
+    def words(self) -> frozenset[str]:
+        """The whole words of the model's wordpiece vocabulary (read from its ``vocab.txt``; empty for
+        a model without one): English words, as opposed to typos and rare names."""
+        if self._words is None:
+            path = Path(self._model_ref or default_model_path()) / "vocab.txt"
+            try:
+                self._words = frozenset(w for w in path.read_text(encoding="utf-8").split() if w.isalpha())
+            except OSError:
+                self._words = frozenset()
+        return self._words
 
     @property
     def question_runtime(self) -> str:

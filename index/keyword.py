@@ -23,6 +23,8 @@ from typing import Any
 import bm25s
 import numpy as np
 import Stemmer
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"\w+")
@@ -46,6 +48,13 @@ _FRAMING = frozenset(
     "hadn couldn wouldn shouldn".split()
 )
 _stemmer = Stemmer.Stemmer("english")
+# A question word that is not a word of the model's vocabulary and that no chunk holds (a typo, or a
+# name spelt another way: "Kharkov" where the reports write "Kharkiv", "Prigozin") stands for the
+# most frequent indexed word one edit from its stem, seen in at least SPELLING_MIN_DF chunks. Without
+# the vocabulary check, real words were taken for typos ("relief" for "belief", "hollow" for
+# "follow"); a word some chunk holds stays, as names do ("Avril" Haines is no "April").
+SPELLING_MIN = 5
+SPELLING_MIN_DF = 2
 
 
 @lru_cache(maxsize=200_000)
@@ -61,6 +70,12 @@ def tokenize(text: str) -> list[str]:
 def question_tokens(question: str) -> list[str]:
     """``tokenize`` of a question, without the words that only frame it (see _FRAMING)."""
     return [_stem(w) for w in _TOKEN.findall(question.lower())
+            if w not in _STOP and w not in _FRAMING and len(w) < 40]
+
+
+def question_words(question: str) -> list[tuple[str, str]]:
+    """``(word, token)`` for each word of a question that ``question_tokens`` keeps."""
+    return [(w, _stem(w)) for w in _TOKEN.findall(question.lower())
             if w not in _STOP and w not in _FRAMING and len(w) < 40]
 
 
@@ -84,6 +99,7 @@ class KeywordIndex:
         self._bm25 = bm25
         self._df = doc_freq
         self._tokens = tokens  # (corpus, vocabulary, report keys): for ``save``, which drops them
+        self._vocabulary: list[str] | None = None  # tokens a misspelt question word may stand for
 
     @classmethod
     def build(cls, rows: Iterable[tuple[str, str, str]]) -> KeywordIndex:
@@ -154,6 +170,21 @@ class KeywordIndex:
         wanted = np.zeros(len(self._reports), dtype=bool)
         wanted[[n for rid, n in self._reports.items() if rid in report_ids]] = True
         return wanted[self._report_of]
+
+    def spelled(self, words: Sequence[tuple[str, str]], known: AbstractSet[str]) -> list[str]:
+        """The tokens of ``(word, token)`` pairs, an unindexed token of a word not ``known`` (not an
+        English word) replaced by the closest frequent indexed token (see SPELLING_MIN)."""
+        out = []
+        for word, token in words:
+            if not known or word in known or token in self._df or len(token) < SPELLING_MIN or not word.isalpha():
+                out.append(token)
+                continue
+            if self._vocabulary is None:
+                self._vocabulary = [w for w, df in self._df.items() if df >= SPELLING_MIN_DF and w.isalpha()]
+            near = [(w, d) for w, d, _ in process.extract(token, self._vocabulary, scorer=Levenshtein.distance,
+                                                            limit=20, score_cutoff=1)]
+            out.append(min(near, key=lambda m: (m[1], -self._df[m[0]]))[0] if near else token)
+        return out
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a token over chunks (BM25's smoothed form)."""

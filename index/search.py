@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .embed import Embedder, embed_questions
-from .keyword import KeywordIndex, Terms, question_tokens
+from .keyword import KeywordIndex, Terms, question_tokens, question_words
 from .rows import RowCache
 from .store import Catalog, Store
 from .types import Filters
@@ -92,6 +92,8 @@ class Searcher:
                  row_cache_bytes: int = 64 << 20) -> None:
         self.store = store
         self.embedder = embedder
+        # English words, which are never taken for typos: the model's vocabulary; none, no corrections.
+        self.words: frozenset[str] = getattr(embedder, "words", frozenset)()
         self.rows = RowCache(store, row_cache_bytes)
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "briefbot-keyword"
         self._keyword: tuple[str, KeywordIndex] | None = None
@@ -228,7 +230,7 @@ class Searcher:
         focus = in_period if narrow else set()
         dense = self._nearest(qvec, DENSE_DEPTH, allowed, focus, restrict)
 
-        tokens = question_tokens(question)
+        tokens = keyword.spelled(question_words(question), self.words)
         terms = Terms(tokens, keyword)
         dated = frozenset(question_tokens(date_words(question))) if periods else frozenset()
         bm25 = keyword.scores(tokens)

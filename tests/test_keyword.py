@@ -208,3 +208,48 @@ def test_a_question_during_a_rebuild_is_answered_from_the_index_before(service: 
     assert service.searcher._keyword[0] == after
     got = service.ask("Where did Wagner make gains?")
     assert got.answered and got.passages[0].title == "Wagner"
+
+
+def test_a_misspelt_name_stands_for_the_indexed_word_one_edit_away() -> None:
+    from index.keyword import question_words
+
+    index = KeywordIndex.build([
+        ("a:0", "a", "Russian forces shelled Kharkiv again. Kharkiv residents sheltered."),
+        ("b:0", "b", "Kharkiv power stations were hit. Belief in a quick war faded."),
+        ("c:0", "c", "Avril Haines said the war would slow. Beliefs about the belief persist."),
+        ("d:0", "d", "Prigozhin complained about ammunition."),
+        ("d:1", "d", "Prigozhin threatened to withdraw from Bakhmut."),
+    ])
+    known = frozenset({"shelling", "relief", "haines", "war"})  # English words, as the model's vocabulary
+
+    def spelled(question: str) -> list[str]:
+        return index.spelled(question_words(question), known)
+
+    assert spelled("Kharkov shelling") == ["kharkiv", "shell"]  # a name spelt otherwise: one edit
+    assert spelled("Prigozin's war") == ["prigozhin", "war"]
+    assert spelled("Avril Haines") == ["avril", "hain"]  # a name one chunk holds is no typo of "April"
+    assert spelled("relief") == ["relief"]  # an English word stays, whatever is indexed one edit away
+    assert spelled("Kharkovvv") == ["kharkovvv"]  # three edits: nothing near enough
+    assert spelled("Kiev war") == ["kiev", "war"]  # too short to tell from a typo
+    assert index.spelled(question_words("Kharkov shelling"), frozenset()) == ["kharkov", "shell"]  # no vocabulary
+
+
+def test_the_models_vocabulary_holds_english_words_not_names(real_embedder: object) -> None:
+    words = real_embedder.words()  # type: ignore[attr-defined]
+    assert {"relief", "hollow", "winter", "war"} <= words
+    assert not {"kharkov", "prigozin", "unkown", "##ing"} & words
+
+
+def test_a_question_with_a_name_spelt_otherwise_is_answered(settings: Settings, real_embedder: object,
+                                                            tmp_path: Path) -> None:
+    service = Briefbot(settings, embedder=real_embedder)  # type: ignore[arg-type]
+    write_md(tmp_path / "a.md", "Russian forces shelled Kharkiv City with rocket artillery overnight. "
+             "Kharkiv Oblast officials reported damage to power stations.", title="Kharkiv shelled", date="2022-05-01")
+    write_md(tmp_path / "b.md", "Russian forces continued assaults on Bakhmut. Kharkiv was quiet.",
+             title="Bakhmut assaults", date="2022-05-02")
+    write_md(tmp_path / "c.md", "The grain corridor reopened and ships left Odesa.", title="Grain", date="2022-05-03")
+    assert not service.ingest([str(tmp_path)]).failed
+    answer = service.ask("What about Kharkov?")
+    assert answer.answered and all("Kharkiv" in p.text for p in answer.passages[:2])
+    service.searcher.words = frozenset()  # no vocabulary: "Kharkov" is just a word no report holds
+    assert not service.ask("What about Kharkov?").answered
