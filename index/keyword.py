@@ -67,16 +67,16 @@ def tokenize(text: str) -> list[str]:
     return [_stem(w) for w in _TOKEN.findall(text.lower()) if w not in _STOP and len(w) < 40]
 
 
-def question_tokens(question: str) -> list[str]:
-    """``tokenize`` of a question, without the words that only frame it (see _FRAMING)."""
-    return [_stem(w) for w in _TOKEN.findall(question.lower())
-            if w not in _STOP and w not in _FRAMING and len(w) < 40]
-
-
 def question_words(question: str) -> list[tuple[str, str]]:
-    """``(word, token)`` for each word of a question that ``question_tokens`` keeps."""
+    """``(word, token)`` for each word of a question ``tokenize`` keeps, but those that only frame it
+    (see _FRAMING)."""
     return [(w, _stem(w)) for w in _TOKEN.findall(question.lower())
             if w not in _STOP and w not in _FRAMING and len(w) < 40]
+
+
+def question_tokens(question: str) -> list[str]:
+    """The tokens of ``question_words``."""
+    return [token for _, token in question_words(question)]
 
 
 @lru_cache(maxsize=8192)
