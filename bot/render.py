@@ -136,7 +136,8 @@ def answer_messages(answer: Answer, offset: int = 0) -> list[str]:
     """The answer as one or more HTML messages; the refusal (or "no more") as one line."""
     if not answer.answered or not answer.passages:
         return [esc(answer.message)]
-    return pack(passage_block(offset + i + 1, p) for i, p in enumerate(answer.passages))
+    note = clip(squash(answer.note).strip(), TITLE_BUDGET + 200)  # a digest's note holds a report title
+    return pack([*[f"<i>{note}</i>"] * bool(note), *(passage_block(offset + i + 1, p) for i, p in enumerate(answer.passages))])
 
 
 def answer_keyboard(answer: Answer, offset: int, key: str, k: int) -> InlineKeyboardMarkup | None:
@@ -189,8 +190,9 @@ def help_message(reports: Sequence[ReportInfo], *, admin: bool, group: bool) -> 
         lines.append("Newest: " + "; ".join(clip(squash(r.title).strip(), 120) for r in reports[:3]))
     how = "Mention me, reply to me, or use /ask." if group else "Just send me a question, or use /ask."
     lines.append(f"{how} For example:\n" + "\n".join(f"• {esc(q)}" for q in EXAMPLES))
-    lines.append("/sources lists the reports. Under an answer, <i>More</i> shows further passages and "
-                 "<i>Context</i> the text around a passage.")
+    lines.append("“What's new?” gets the opening passages of the newest report, “What happened on March 3?” "
+                 "those of that day's. /sources lists the reports. Under an answer, <i>More</i> shows further "
+                 "passages and <i>Context</i> the text around a passage.")
     if admin:
         lines.append("Admin: /add (send a document with the caption /add, reply /add to one, or /add &lt;url&gt;), "
                      "/forget &lt;id&gt;, /stats.")

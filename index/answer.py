@@ -163,7 +163,7 @@ def repeats(a: Sequence[str], b: Sequence[str], bag_a: Counter[str] | None = Non
     return run >= REPEAT_SHARE * shorter
 
 
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
     """Lower-cased words, punctuation dropped, for comparing quotes."""
     return _NON_WORD.sub(" ", text).casefold().split()
 
@@ -177,7 +177,7 @@ class _Bag:
 
     @classmethod
     def of(cls, text: str) -> _Bag:
-        words = _words(text)
+        words = words_of(text)
         return cls(words, Counter(words))
 
     def repeats(self, other: _Bag) -> bool:

@@ -42,7 +42,7 @@ _STOP = frozenset(bm25s.stopwords.STOPWORDS_EN) | frozenset(
 # their IDF is high and a question holding one looked barely covered by every passage: 0.19 of its
 # weight for the best Kherson passage, and the support gate refused it. Dropped from questions only;
 # reports keep every word.
-_FRAMING = frozenset(
+FRAMING = frozenset(
     "latest newest lately recent recently currently now today new news update updates updated happening "
     "happen happened happens going anything s t d ll re ve m didn doesn don isn wasn aren weren hasn haven "
     "hadn couldn wouldn shouldn".split()
@@ -69,9 +69,9 @@ def tokenize(text: str) -> list[str]:
 
 def question_words(question: str) -> list[tuple[str, str]]:
     """``(word, token)`` for each word of a question ``tokenize`` keeps, but those that only frame it
-    (see _FRAMING)."""
+    (see FRAMING)."""
     return [(w, _stem(w)) for w in _TOKEN.findall(question.lower())
-            if w not in _STOP and w not in _FRAMING and len(w) < 40]
+            if w not in _STOP and w not in FRAMING and len(w) < 40]
 
 
 def question_tokens(question: str) -> list[str]:

@@ -44,6 +44,9 @@ class Answer:
     took_ms: float
     passages: tuple[Passage, ...] = ()
     support: float = 0.0  # the refusal gate's probability that the store supports an answer
+    # What the passages are when they are not the best matches in all the reports: "From the latest
+    # reports: …", or a digest's "The opening passages of the newest report, …" (1.0 support: no gate).
+    note: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON shape of ``briefbot ask --json``."""
@@ -54,6 +57,7 @@ class Answer:
             "took_ms": round(self.took_ms, 2),
             "passages": [p.to_json() for p in self.passages],
             "support": self.support,
+            "note": self.note,
         }
 
 

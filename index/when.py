@@ -44,8 +44,8 @@ class Window:
     start: tuple[int, int]  # (month, day)
     end: tuple[int, int]
 
-    def contains(self, iso: str | None) -> bool:
-        """True when a YYYY-MM-DD report date falls in the window (plus the reporting lag)."""
+    def contains(self, iso: str | None, lag: int = LAG_DAYS) -> bool:
+        """True when a YYYY-MM-DD report date falls in the window (plus ``lag`` days of reporting)."""
         if not iso or len(iso) < 10:
             return False
         y, m, d = int(iso[:4]), int(iso[5:7]), int(iso[8:10])
@@ -53,7 +53,7 @@ class Window:
             return False
         start = self.start[0] * 100 + self.start[1]
         end_m, end_d = self.end
-        end_d += LAG_DAYS
+        end_d += lag
         if end_d > 31:
             end_m, end_d = end_m + 1, end_d - 31
         end = end_m * 100 + end_d

@@ -231,9 +231,9 @@ def test_undecodable_bytes_are_refused() -> None:
 def test_batched_encoding_keeps_input_order_and_every_report(service: Briefbot, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch, group: int) -> None:
     """Reports are embedded in groups; items still come back in input order, each report whole."""
-    import index.service
+    import index.ingest
 
-    monkeypatch.setattr(index.service, "ENCODE_GROUP", group)
+    monkeypatch.setattr(index.ingest, "ENCODE_GROUP", group)
     paths = []
     for n in range(6):
         if n == 3:
@@ -254,10 +254,10 @@ def test_a_group_committed_together_keeps_every_status(service: Briefbot, tmp_pa
                                                        monkeypatch: pytest.MonkeyPatch, group: int, reports: int) -> None:
     """Updates, copies and a path named twice come out the same whether reports are committed one
     by one, in one write, or in writes of two: the old version goes, a copy is stored once."""
-    import index.service
+    import index.ingest
 
-    monkeypatch.setattr(index.service, "ENCODE_GROUP", group)
-    monkeypatch.setattr(index.service, "COMMIT_GROUP", reports)
+    monkeypatch.setattr(index.ingest, "ENCODE_GROUP", group)
+    monkeypatch.setattr(index.ingest, "COMMIT_GROUP", reports)
     changed = write_md(tmp_path / "changed.md", GOOD, title="Grain", date="2023-05-01")
     kept = write_md(tmp_path / "kept.md", GOOD.replace("grain", "rice"), title="Rice")
     service.ingest([str(changed), str(kept)])

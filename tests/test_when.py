@@ -42,7 +42,18 @@ def test_the_latest_comes_from_the_last_days_reports(desk: Briefbot) -> None:
         assert answer.passages[0].title == "Assessment, April 24", question
         assert all(p.date and p.date >= "2023-04-17" for p in answer.passages), question
         assert answer.message.endswith("of 2023-04-17 to 2023-04-24 (the latest)")
+        assert answer.note == "From the latest reports: 2023-04-17 to 2023-04-24."
         check_verbatim(desk, answer)
+
+
+def test_the_latest_moves_on_with_a_newer_report(desk: Briefbot, tmp_path: Path) -> None:
+    assert desk.ask("What is the latest on Kherson?").note.endswith("2023-04-24.")
+    write_md(tmp_path / "may.md", "Russian forces mined the Kherson river port.", title="Assessment, May 2",
+             date="2023-05-02")
+    assert not desk.ingest([str(tmp_path / "may.md")]).failed
+    answer = desk.ask("What is the latest on Kherson?")
+    assert answer.note == "From the latest reports: 2023-04-25 to 2023-05-02."
+    assert answer.passages[0].title == "Assessment, May 2"
 
 
 def test_the_latest_falls_back_to_all_the_reports_when_the_last_days_say_nothing(desk: Briefbot) -> None:

@@ -65,6 +65,15 @@ async def test_off_topic_question_gets_the_refusal(fake: FakeBotAPI, bot: Any) -
     assert reply["text"] == REFUSAL and "reply_markup" not in reply
 
 
+async def test_whats_new_gets_the_newest_reports_opening_passages_under_a_note(fake: FakeBotAPI, bot: Any) -> None:
+    question = fake.say(fake.private(USER), "What's new?")
+    [reply] = await fake.wait_for(lambda: replies_to(fake, question))
+    assert reply["_html"].startswith("<i>The opening passages of the newest report, “ISW: Putin doesn’t secure")
+    lead = "Vladimir Putin probably failed to secure the kind of partnership he had hoped for"
+    assert "\n\n<b>1.</b> " in reply["_html"] and f"<b>{lead}" in reply["_html"]  # the lead paragraph, from its start
+    assert [b["text"] for row in reply["reply_markup"]["inline_keyboard"] for b in row][-1] == "More"
+
+
 async def test_a_photo_or_sticker_in_private_gets_told_to_send_text(fake: FakeBotAPI, bot: Any) -> None:
     photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
     sent = fake.say(fake.private(USER), None, photo=photo, caption="this map")

@@ -98,17 +98,20 @@ def test_keyboard_fits_callback_limits() -> None:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(passages(), min_size=1, max_size=8), st.integers(0, 50), TEXT)
-def test_any_answer_renders_to_valid_telegram_html(ps: list[Passage], offset: int, question: str) -> None:
-    answer = Answer(question, True, "", 1.0, tuple(ps))
+@given(st.lists(passages(), min_size=1, max_size=8), st.integers(0, 50), TEXT, st.one_of(st.just(""), LONG))
+def test_any_answer_renders_to_valid_telegram_html(ps: list[Passage], offset: int, question: str, note: str) -> None:
+    answer = Answer(question, True, "", 1.0, tuple(ps), note=note)
     messages = render.answer_messages(answer, offset)
+    # a note (a digest's "The opening passages of …", with a report's title) heads the first message
+    assert messages[0].startswith("<i>") == bool(render.squash(note).strip())
     for m in messages:
         check(m)
         # report text never turns into markup: the only tags are ours, the only links the reports' URLs
-        assert set(re.findall(r"</?([a-z-]+)", m)) <= {"b", "a"}
+        assert set(re.findall(r"</?([a-z-]+)", m)) <= {"b", "a", "i"}
         hrefs = [html.unescape(h) for h in re.findall(r'<a href="([^"]*)"', m)]
         assert all(h.startswith(("http://", "https://")) and h in {p.url for p in ps} for h in hrefs)
-    numbers = [int(n) for m in messages for n in re.findall(r"<b>(\d+)\.</b>", m)]
+    # each block starts a message or follows a blank line (a quote of "0." is bold too, but inside a block)
+    numbers = [int(n) for m in messages for n in re.findall(r"(?:^|\n\n)<b>(\d+)\.</b> ", m)]
     assert numbers == list(range(offset + 1, offset + len(ps) + 1))
     markup = render.answer_keyboard(answer, offset, "0123456789ab", 3)
     for row in markup.inline_keyboard if markup else ():
