@@ -156,3 +156,17 @@ def test_a_question_with_a_subject_is_still_searched(desk: Briefbot) -> None:
 def test_an_empty_store_refuses_a_digest(settings: Settings) -> None:
     empty = Briefbot(settings)
     assert empty.ask("What's new?").message == REFUSAL
+
+
+def test_a_digest_in_both_store_modes_follows_an_ingest_and_a_forget(any_service: Briefbot, tmp_path: Path) -> None:
+    docs = tmp_path / "two"
+    docs.mkdir()
+    for day, paragraphs in list(DAYS.items())[:2]:
+        body = "\n\n".join([MAPS, *(paragraph(lead, subject) for lead, subject in paragraphs)])
+        write_md(docs / f"{day}.md", body, title=f"Daily Assessment, {day}", publisher="Desk Institute", date=day)
+    assert not any_service.ingest([str(docs)]).failed
+    newest = any_service.ask("What's new?", k=3)
+    check_verbatim(any_service, newest)
+    assert quoted(newest.passages, leads("2023-03-03"))
+    any_service.forget(str(docs / "2023-03-03.md"))
+    assert quoted(any_service.ask("What's new?", k=3).passages, leads("2023-03-01"))
