@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for 5 s per chat action
 _ASK = re.compile(r"^/ask(@\w+)?(\s+|$)", re.IGNORECASE)
 ONLY_NEW = filters.UpdateType.MESSAGE  # edits of old messages are not asked again
+_LINKS_ONLY = re.compile(r"(?:\s*https?://\S+)+\s*", re.IGNORECASE)
 
 
 def question_of(message: Message, username: str | None) -> str:
@@ -163,10 +164,14 @@ async def ask(update: Update, context: BriefContext) -> None:
 
 
 async def private_text(update: Update, context: BriefContext) -> None:
-    """Any text in a private chat is a question."""
+    """Any text in a private chat is a question; a link alone is not (an admin is shown /add)."""
     message = update.effective_message
     assert message is not None
-    if question := question_of(message, context.bot.username):
+    question = question_of(message, context.bot.username)
+    if _LINKS_ONLY.fullmatch(question):
+        admin = context.deps.gate.is_admin(update.effective_user)
+        await message.reply_text(render.LINK_ADMIN if admin else render.LINK_ONLY, do_quote=True)
+    elif question:
         await answer_question(update, context, question, message)
 
 

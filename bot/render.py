@@ -30,6 +30,8 @@ APOLOGY = "Sorry, something went wrong on my side. The error is logged; please t
 TEXT_ONLY = "I read questions sent as text, e.g. “What did Xi commit to?”; /help says more."
 STRANGER = "This is a private briefing bot. Ask an admin to add your user id {user_id} to the allow-list."
 NOT_ADMIN = "Only admins can do that."
+LINK_ONLY = "A link alone is not a question: ask in words, e.g. “What did Xi commit to?”"
+LINK_ADMIN = "To add that page to the store, send /add followed by the link."
 EXAMPLES = ("What did Xi commit to?", "What did ISW assess about Russian offensive operations near Bakhmut?",
             "What is the latest on Kherson?", "Which measures did Putin announce in the energy sector?")
 

@@ -9,6 +9,7 @@ import numpy as np
 from bot_harness import ADMIN, ARCTIC, ARCTIC_Q, ARCTIC_QUOTE, GROUP, QUESTION, USER, make_settings, pdf_bytes, running
 from fake_bot_api import FakeBotAPI
 
+from bot import render
 from index import REFUSAL, Briefbot
 from index.embed import HashEmbedder
 
@@ -71,6 +72,17 @@ async def test_admin_adds_a_url(fake: FakeBotAPI, bot: Any) -> None:
     [reply] = await fake.wait_for(lambda: [m for m in fake.sent(USER) if m.get("reply_to_message", {}).get(
         "message_id") == asked["message_id"]])
     assert ARCTIC_QUOTE in reply["text"] and f'<a href="{url}">' in reply["_html"]
+
+
+async def test_a_link_alone_is_no_question_and_an_admin_is_shown_add(fake: FakeBotAPI, bot: Any, svc: Briefbot) -> None:
+    url = fake.add_page("note.html", b"<html><body><p>Never fetched.</p></body></html>")
+    asked = svc.asked
+    for user, told in ((ADMIN, render.LINK_ADMIN), (USER, render.LINK_ONLY)):
+        sent = fake.say(fake.private(user), f" {url} ")
+        [reply] = await fake.wait_for(lambda sent=sent, user=user: [  # type: ignore[misc]
+            m for m in fake.sent(user) if m.get("reply_to_message", {}).get("message_id") == sent["message_id"]])
+        assert reply["text"] == told
+    assert len(svc.sources()) == 1 and svc.asked == asked  # nothing added, nothing searched for
 
 
 async def test_add_refuses_oversized_and_broken_files(fake: FakeBotAPI, svc: Briefbot) -> None:
