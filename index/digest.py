@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 
@@ -35,7 +36,7 @@ DIGEST_WORDS = frozenset(
     "situation events event story stories give show yesterday tonight overnight morning evening right day days "
     "daily week weeks weekend month months moment present from last past interesting notable noteworthy "
     "significant something everything tldr tl dr assess assessed assesses write wrote written note noted "
-    "publish published".split()
+    "publish published since after before until till prior through".split()
 )
 _WORD = re.compile(r"\w+")
 # A lead is a sentence: it ends as one (a heading or a title does not).
@@ -129,11 +130,19 @@ def _none_dated(catalog: Catalog, allowed: Set[str], periods: list[Window]) -> s
     told = "The reports in the store don't say: none is dated in that period"
     if any(w.year is None for w in periods):
         return told + "."
-    first = min(f"{w.year}-{w.start[0]:02d}-{w.start[1]:02d}" for w in periods)
-    last = max(f"{w.year}-{w.end[0]:02d}-{w.end[1]:02d}" for w in periods)
+    spans = [_span(w) for w in periods]
+    first, last = min(lo for lo, _ in spans), max(hi for _, hi in spans)
     dates = sorted({d for rid in allowed if (d := catalog.reports[rid].date)})
     near = [d for d in dates if d < first][-1:] + [d for d in dates if d > last][:1]
     return told + (f" (the nearest: {' and '.join(near)})." if near else ".")
+
+
+def _span(w: Window) -> tuple[str, str]:
+    """The first and last dates a window with a year covers, as YYYY-MM-DD."""
+    start, end = date(w.year or 1, *w.start), date(w.year or 1, *w.end)
+    lo = "0000-00-00" if w.reach in ("earlier", "until") else start.isoformat()
+    hi = "9999-99-99" if w.reach == "later" else (start - timedelta(days=1) if w.reach == "earlier" else end).isoformat()
+    return lo, hi
 
 
 def _order(rec: ReportRecord) -> tuple[str, float]:

@@ -185,6 +185,8 @@ class Searcher:
                 continue
             if filters.until and (not rec.date or rec.date > filters.until):
                 continue
+            if filters.after and rec.date and rec.date < filters.after:
+                continue
             if needle and needle not in f"{rec.publisher or ''}\n{rec.title}".casefold():
                 continue
             out.add(rid)
@@ -220,7 +222,7 @@ class Searcher:
         generation, keyword = self._index_for(catalog, KEYWORD_WAIT)
         if qvec is None:
             qvec = embed_questions(self.embedder, [question])[0]
-        restrict = sorted(allowed) if filters.active else None
+        restrict = sorted(allowed) if len(allowed) < len(catalog.visible) else None
 
         # A question naming a period also gets the best candidates from reports of that period,
         # which a global top-40 can miss when every daily report discusses the same front.

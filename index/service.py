@@ -23,7 +23,7 @@ from .search import Searcher
 from .settings import Settings
 from .store import Store, make_client
 from .types import REFUSAL, Answer, Filters, Passage, ReportInfo
-from .when import latest_since, names_period, too_late
+from .when import latest_since, names_period, opens_at, too_late
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,10 @@ class Briefbot(Ingesting):
             else:
                 late = too_late(question, self._newest)
                 qvec = self.encoder.encode(question)
-                since = None if filters.since or filters.until else latest_since(question, self._newest)
+                opened = opens_at(question) if self._newest() else None  # "since April 2023", in dated reports
+                if opened and opened > (filters.since or ""):
+                    filters, note = replace(filters, after=opened), f"From the reports dated {opened} or later."
+                since = None if filters.since or filters.until or filters.after else latest_since(question, self._newest)
                 for scope in [replace(filters, since=since)] * bool(since) + [filters]:
                     passages, p = self._search(question, scope, offset + k, qvec, late=bool(late))
                     if p >= self.min_support:

@@ -87,11 +87,14 @@ class Filters:
     since: str | None = None
     until: str | None = None
     source: str | None = None
+    # A question's own "since April 2023": dated reports before it are out, undated ones stay (what
+    # they cover is unknown, and "since 1990" in a reference text is about its content).
+    after: str | None = None
 
     @property
     def active(self) -> bool:
         """True when any restriction is set."""
-        return bool(self.since or self.until or self.source)
+        return bool(self.since or self.until or self.source or self.after)
 
 
 @dataclass(slots=True)

@@ -25,6 +25,12 @@ _PATTERN = re.compile(
 )
 # Reports describe the previous days' events, so a window reaches this many days past its end.
 LAG_DAYS = 3
+# A word before a date that opens the period at one end: "since March 2023" (and every later date),
+# "before" (every earlier one), "until" (earlier ones and the period itself). Only a date with a year
+# opens: "since March" in reports over two years has no one meaning. Not "from": "the takeaways from
+# March 21" ask for that day.
+_REACH = re.compile(r"\b(?P<way>since|after|before|prior to|until|till|up to|through)\s+(?:the\s+)?$", re.IGNORECASE)
+_REACHES = {"since": "later", "after": "later", "before": "earlier", "prior to": "earlier"}
 # Words asking for the newest reporting, which a desk asks for more than any date.
 _RECENT = re.compile(
     r"\b(?:latest|newest|most recent|lately|recently|currently|right now|now|today|these days|this week"
@@ -43,12 +49,20 @@ class Window:
     year: int | None
     start: tuple[int, int]  # (month, day)
     end: tuple[int, int]
+    reach: str = ""  # "later": and every date after; "earlier": only the dates before; "until": both
 
     def contains(self, iso: str | None, lag: int = LAG_DAYS) -> bool:
         """True when a YYYY-MM-DD report date falls in the window (plus ``lag`` days of reporting)."""
         if not iso or len(iso) < 10:
             return False
         y, m, d = int(iso[:4]), int(iso[5:7]), int(iso[8:10])
+        if self.reach and self.year is not None:
+            first = date(self.year, *self.start).isoformat()
+            if self.reach == "later":
+                return iso[:10] >= first
+            if self.reach == "earlier":
+                return iso[:10] < first
+            return iso[:10] <= (date(self.year, *self.end) + timedelta(days=lag)).isoformat()
         if self.year is not None and y != self.year and not (y == self.year + 1 and self.end[0] == 12):
             return False
         start = self.start[0] * 100 + self.start[1]
@@ -85,8 +99,11 @@ def windows(question: str) -> list[Window]:
     """Every date span a question names; empty when it names none."""
     out = []
     for m in _dates(question):
+        before = _REACH.search(question, 0, m.start())
+        way = "since" if m.group(0).lower().startswith("since") else (before.group("way").lower() if before else "")
+        reach = _REACHES.get(way, "until" if way else "")
         if m.group("only_year"):
-            out.append(Window(int(m.group("only_year")), (1, 1), (12, 31)))
+            out.append(Window(int(m.group("only_year")), (1, 1), (12, 31), reach))
             continue
         year: int | None
         if m.group("iso"):
@@ -106,15 +123,16 @@ def windows(question: str) -> list[Window]:
         part = (m.group("part") or "").lower()
         if day:
             end = _day(m.group("day2"))
-            out.append(Window(year, (month, day), (month, end if day < end <= last_day else day)))
+            span = (month, day), (month, end if day < end <= last_day else day)
         elif part in ("early", "beginning of", "start of"):
-            out.append(Window(year, (month, 1), (month, 10)))
+            span = (month, 1), (month, 10)
         elif part == "mid":
-            out.append(Window(year, (month, 10), (month, 20)))
+            span = (month, 10), (month, 20)
         elif part in ("late", "end of"):
-            out.append(Window(year, (month, 20), (month, last_day)))
+            span = (month, 20), (month, last_day)
         else:
-            out.append(Window(year, (month, 1), (month, last_day)))
+            span = (month, 1), (month, last_day)
+        out.append(Window(year, *span, reach if year is not None else ""))
     return out
 
 
@@ -128,11 +146,21 @@ def latest_since(question: str, newest: Callable[[], str | None]) -> str | None:
         return None
 
 
+def opens_at(question: str) -> str | None:
+    """The first date of the period when every period the question names reaches to the newest
+    report ("since April 2023": 2023-04-01), a date before which no report can tell of it; else None.
+    (An earlier one may look back: "before" and "until" only rank the period's reports first.)"""
+    named = windows(question)
+    if named and all(w.reach == "later" for w in named):
+        return min(f"{w.year}-{w.start[0]:02d}-{w.start[1]:02d}" for w in named)
+    return None
+
+
 def too_late(question: str, newest: Callable[[], str | None]) -> str | None:
     """``newest()`` (the newest report date) when every period the question names begins after it
     ("What happened in Bakhmut in May 2023?" of reports up to April); None otherwise."""
     named = windows(question)
-    last = newest() if named and all(w.year is not None for w in named) else None
+    last = newest() if named and all(w.year is not None and w.reach in ("", "later") for w in named) else None
     if last and all(f"{w.year}-{w.start[0]:02d}-{w.start[1]:02d}" > last[:10] for w in named):
         return last
     return None

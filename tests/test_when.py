@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from index import Briefbot, Filters, Settings
-from index.when import RECENT_DAYS, Window, latest_since, windows
+from index.when import RECENT_DAYS, Window, latest_since, opens_at, windows
 from tests.helpers import check_verbatim, write_md
 
 
@@ -86,6 +86,28 @@ def test_a_period_after_the_newest_report_is_answered_only_by_reports_that_name_
     assert not desk.ask("What happened in Kherson in May 2023?").answered  # "may" and "2023" are not "May 2023"
 
 
+def test_a_period_open_at_one_end(desk: Briefbot) -> None:
+    since = desk.ask("What happened in Kherson since April 2023?")  # no report of March can tell of April
+    assert since.answered and since.note == "From the reports dated 2023-04-01 or later."
+    assert {p.title for p in since.passages[:2]} == {"Assessment, April 10", "Assessment, April 24"}
+    assert all(p.date and p.date >= "2023-04-01" for p in since.passages)
+    check_verbatim(desk, since)
+    before = desk.ask("What happened in Kherson before April 2023?")
+    assert before.passages[0].title == "Assessment, March 1"
+    assert desk.ask("What happened in Kherson since May 2023?").message.endswith("before that period.")
+    assert desk.ask("What happened in Kherson until May 2023?").answered
+    early = desk.ask("What happened before March 2023?")  # no subject, no report: the nearest date
+    assert early.message == "The reports in the store don't say: none is dated in that period (the nearest: 2023-03-01)."
+
+
+def test_where_a_period_opens() -> None:
+    assert opens_at("What has Wagner done since March 2023?") == "2023-03-01"
+    assert opens_at("after 15 January 2023 and since 2022") == "2022-01-01"
+    assert opens_at("since March 2023 and in May 2022") is None  # one period is closed
+    assert opens_at("before March 2023") is None
+    assert opens_at("since March") is None
+
+
 def test_which_questions_ask_for_the_latest() -> None:
     newest = "2023-04-24"
     start = f"2023-04-{24 - RECENT_DAYS:02d}"
@@ -114,6 +136,13 @@ def test_which_questions_ask_for_the_latest() -> None:
     ("Who was in Mariupol?", []),
     ("Russia may attack again and 5 may be killed", []),  # "may", the verb
     ("What did ISW say on 2023-02-30?", []),
+    ("What has happened in Bakhmut since March 2023?", [Window(2023, (3, 1), (3, 31), "later")]),
+    ("Kherson since 2022", [Window(2022, (1, 1), (12, 31), "later")]),
+    ("What did Wagner do after the 15th of January 2023?", [Window(2023, (1, 15), (1, 15), "later")]),
+    ("before late March 2022", [Window(2022, (3, 20), (3, 31), "earlier")]),
+    ("until 2023-01-15", [Window(2023, (1, 15), (1, 15), "until")]),
+    ("since March", [Window(None, (3, 1), (3, 31))]),  # which March: not opened
+    ("the takeaways from March 21, 2023", [Window(2023, (3, 21), (3, 21))]),
 ])
 def test_the_periods_a_question_names(question: str, named: list[Window]) -> None:
     assert windows(question) == named
