@@ -65,10 +65,11 @@ def build_passages(catalog: Catalog, hits: Sequence[Hit], question: str) -> list
         if hit.meta is None or hit.report_id not in catalog.reports:
             continue
         start, end, text = int(hit.meta["start"]), int(hit.meta["end"]), hit.text
-        spans, scores = list(hit.sentences), list(hit.sentence_scores)
+        rec = catalog.reports[hit.report_id]
+        spans, scores = list(hit.sentences), untitled(text, start, list(hit.sentences), list(hit.sentence_scores),
+                                                     rec.title)
         q_start, q_end = pick_quote(text, start, spans, scores, tokens)
         c_start, c_end = spans[int(np.argmax(scores))] if spans else (q_start, q_end)
-        rec = catalog.reports[hit.report_id]
         out.append((Passage(
             report_id=rec.report_id, title=rec.title, publisher=rec.publisher, date=rec.date, url=rec.url,
             path=rec.path, page=rec.page_at(q_start), start=start, end=end, text=text,
@@ -78,6 +79,18 @@ def build_passages(catalog: Catalog, hits: Sequence[Hit], question: str) -> list
     return out
 
 
+def untitled(text: str, base: int, spans: list[tuple[int, int]], scores: list[float], title: str) -> list[float]:
+    """``scores`` with the report's title line (a heading the report opens with) never the quote,
+    nor joined to it: the citation names the title already, and a question's date words ("in June
+    2022") made "Russian Offensive Campaign Assessment, June 26, 2022" the best sentence of its
+    chunk (10 of 645 quotes for the ISW tuning questions held a title)."""
+    named = words_of(title)
+    drop = [i for i, (s, e) in enumerate(spans) if words_of(text[s - base:e - base]) == named]
+    if not named or not drop or len(drop) == len(spans):
+        return scores
+    return [-math.inf if i in drop else x for i, x in enumerate(scores)]
+
+
 def pick_quote(text: str, base: int, spans: list[tuple[int, int]], scores: list[float], tokens: Sequence[str],
                ) -> tuple[int, int]:
     """Absolute ``(start, end)`` of the best sentence, widened or trimmed to at most QUOTE_MAX chars."""
@@ -85,7 +98,7 @@ def pick_quote(text: str, base: int, spans: list[tuple[int, int]], scores: list[
         return base, base + min(len(text), QUOTE_MAX)
     best = int(np.argmax(scores))
     s, e = spans[best]
-    neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(spans)
+    neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(spans) and scores[i] > -math.inf
                   and max(e, spans[i][1]) - min(s, spans[i][0]) <= QUOTE_MAX
                   and (e - s < SHORT_QUOTE or scores[i] >= scores[best] - JOIN_MARGIN)]
     if neighbours:

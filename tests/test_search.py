@@ -47,6 +47,19 @@ def test_best_passage_and_quote(loaded: Briefbot) -> None:
     check_verbatim(loaded, answer)
 
 
+def test_the_title_line_is_never_the_quote(service: Briefbot, tmp_path: Path) -> None:
+    # A dated question's words are the title's too ("June 26, 2022"): the title line must not be quoted.
+    title = "Daily Assessment, June 26, 2022"
+    write_md(tmp_path / "june.md", f"# {title}\n\nColonel-General Zhidko likely commands the Russian forces in "
+             "Ukraine. He replaced Dvornikov in June.", title=title, date="2022-06-26")
+    assert not service.ingest([str(tmp_path / "june.md")]).failed
+    answer = service.ask("Who commanded the Russian forces on June 26, 2022?")
+    assert answer.answered
+    check_verbatim(service, answer)
+    assert answer.passages[0].quote.startswith("Colonel-General Zhidko likely commands")
+    assert title not in answer.passages[0].quote
+
+
 def test_json_shape(loaded: Briefbot) -> None:
     data = loaded.ask("grain corridor convoy", k=2).to_json()
     assert set(data) >= {"question", "answered", "message", "took_ms", "passages"}
