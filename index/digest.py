@@ -91,17 +91,16 @@ def digest(catalog: Catalog, rows: RowCache, allowed: Set[str], question: str, n
     for lag in (0, LAG_DAYS) if periods else ():  # the period's reports, else those of the days after it
         if picked := catalog.dated(functools.partial(_within, periods, lag)) & allowed:
             break
-    reports = sorted((catalog.reports[rid] for rid in picked), key=_order)
-    if not reports:
+    if not picked:
         return Digest([], _none_dated(catalog, allowed, periods) if periods else "")
-    if not periods:
-        reports = reports[-1:]
+    records = (catalog.reports[rid] for rid in picked)
+    reports = sorted(records, key=_order) if periods else [max(records, key=_order)]
     shown = reports[:n]
     per_report = math.ceil(n / len(shown)) + SPARE_CHUNKS
     read = shown + _before(catalog, allowed, reports[0])
     want = [f"{r.report_id}:{seq}" for r in read for seq in range(min(r.chunks, per_report))]
     got = rows.rows(want, catalog.generation, dim)
-    leads = [[(cid, got[cid]) for seq in range(r.chunks) if (cid := f"{r.report_id}:{seq}") in got] for r in read]
+    leads = [[(cid, got[cid]) for seq in range(per_report) if (cid := f"{r.report_id}:{seq}") in got] for r in read]
     seen = [_sentences(row for _, row in chunks) for chunks in leads]
     cited = []
     for at, rec in enumerate(shown):
