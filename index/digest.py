@@ -51,12 +51,11 @@ MIN_COS_SHARE = 0.5
 SPARE_CHUNKS = 8
 
 
-def asks_digest(question: str, publishers: Iterable[str | None] = ()) -> bool:
+def asks_digest(question: str, named: Set[str] = frozenset()) -> bool:
     """True when every word of the question frames a request for reports or news, is a date it
-    names or names a publisher of the store ("What did ISW assess on March 21?"), and at least one
-    word frames ("What's new?"; not "Why?", which asks nothing)."""
+    names or one of ``named`` (``publisher_words``: "What did ISW assess on March 21?"), and at least
+    one word frames ("What's new?"; not "Why?", which asks nothing)."""
     dated = {token for _, token in question_words(date_words(question))}
-    named = publisher_words(publishers)
     content = [w for w, token in question_words(question)
                if token not in dated and w not in DIGEST_WORDS and w not in named]
     asked = any(w in FRAMING or w in DIGEST_WORDS for w in _WORD.findall(question.lower()))

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import normalize
 from .answer import MIN_SUPPORT, build_passages, distinct, support
-from .digest import Digest, asks_digest, digest
+from .digest import Digest, asks_digest, digest, publisher_words
 from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, embed_questions, make_embedder
 from .errors import BriefbotError, NotFound, QuestionError, StoreUnavailable
 from .ingest import Ingesting
@@ -50,6 +50,7 @@ class Briefbot(Ingesting):
         self.gate: Gate = getattr(self.embedder, "gate", MINILM_GATE)
         self._write_lock = threading.Lock()
         self._newest_at: tuple[str, str | None] | None = None
+        self._publishers: tuple[str | None, frozenset[str]] = (None, frozenset())
         self.asked = 0
         self.refused = 0
         self.latencies: deque[float] = deque(maxlen=1000)
@@ -122,7 +123,9 @@ class Briefbot(Ingesting):
     def _digest(self, question: str, filters: Filters, n: int) -> Digest | None:
         """A digest's passages when the question names no subject (see ``digest``), else None."""
         known = self.store.snapshot(refresh=False)
-        if not asks_digest(question, (rec.publisher for rec in known.reports.values())):
+        if self._publishers[0] != known.generation:  # their names are no subject: "What did ISW assess…?"
+            self._publishers = (known.generation, publisher_words(rec.publisher for rec in known.reports.values()))
+        if not asks_digest(question, self._publishers[1]):
             return None
         catalog = self.store.snapshot()
         return digest(catalog, self.searcher.rows, self.searcher.allowed(catalog, filters), question, n,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from index import REFUSAL, Briefbot, Filters, Passage, Settings
-from index.digest import asks_digest
+from index.digest import asks_digest, publisher_words
 from tests.helpers import check_verbatim, write_md
 
 # A daily desk's boilerplate, the same in every report of the publisher: never a lead.
@@ -86,7 +86,7 @@ def test_questions_that_name_no_subject_ask_for_a_digest(question: str) -> None:
 
 
 def test_a_publisher_of_the_store_is_no_subject() -> None:
-    publishers = ["Institute for the Study of War", None]
+    publishers = publisher_words(["Institute for the Study of War", None])
     assert asks_digest("What did ISW assess on March 21?", publishers)
     assert asks_digest("What did the Institute for the Study of War publish today?", publishers)
     assert not asks_digest("What did ISW assess on March 21?")
@@ -120,6 +120,12 @@ def test_a_named_day_gets_that_days_report_and_more_pages_on(desk: Briefbot) -> 
     more = desk.ask("Summarize the March 3 assessment", k=2, offset=2)
     assert quoted(more.passages, leads("2023-03-03")[2:])
     assert desk.ask("Summarize the March 3 assessment", k=2, offset=4).message == "No more passages."
+
+
+def test_a_publisher_of_the_store_names_no_subject(desk: Briefbot) -> None:
+    answer = desk.ask("What did the Desk Institute publish on March 3?", k=3)
+    assert "“Daily Assessment, 2023-03-03”" in answer.note and quoted(answer.passages, leads("2023-03-03"))
+    assert not desk.ask("What did the Kyiv Institute publish on March 3?").note  # not a publisher here
 
 
 def test_a_named_month_gets_each_reports_lead_oldest_first(desk: Briefbot) -> None:
