@@ -84,8 +84,10 @@ def untitled(text: str, base: int, spans: list[tuple[int, int]], scores: list[fl
     nor joined to it: the citation names the title already, and a question's date words ("in June
     2022") made "Russian Offensive Campaign Assessment, June 26, 2022" the best sentence of its
     chunk (10 of 645 quotes for the ISW tuning questions held a title)."""
-    named = words_of(title)
-    drop = [i for i, (s, e) in enumerate(spans) if words_of(text[s - base:e - base]) == named]
+    # Only a sentence about as long as the title can be it: the others are not split into words.
+    near = [i for i, (s, e) in enumerate(spans) if abs(e - s - len(title)) <= len(title) // 2 + 2]
+    named = words_of(title) if near else []
+    drop = [i for i in near if words_of(text[spans[i][0] - base:spans[i][1] - base]) == named]
     if not named or not drop or len(drop) == len(spans):
         return scores
     return [-math.inf if i in drop else x for i, x in enumerate(scores)]
