@@ -138,8 +138,10 @@ def answer_messages(answer: Answer, offset: int = 0) -> list[str]:
     """The answer as one or more HTML messages; the refusal (or "no more") as one line."""
     if not answer.answered or not answer.passages:
         return [esc(answer.message)]
-    note = clip(squash(answer.note).strip(), TITLE_BUDGET + 200)  # a digest's note holds a report title
-    return pack([*[f"<i>{note}</i>"] * bool(note), *(passage_block(offset + i + 1, p) for i, p in enumerate(answer.passages))])
+    blocks = [passage_block(offset + i + 1, p) for i, p in enumerate(answer.passages)]
+    if note := clip(squash(answer.note).strip(), TITLE_BUDGET + 200):  # a digest's note holds a report title
+        blocks.insert(0, f"<i>{note}</i>")
+    return pack(blocks)
 
 
 def answer_keyboard(answer: Answer, offset: int, key: str, k: int) -> InlineKeyboardMarkup | None:
