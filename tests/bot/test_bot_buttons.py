@@ -109,3 +109,16 @@ async def test_strangers_cannot_press_buttons(fake: FakeBotAPI, bot: Any) -> Non
     await fake.drained()
     assert len(fake.sent()) == 1
     assert all("private briefing bot" in c.params["text"] for c in fake.calls_to("answerCallbackQuery"))
+
+
+async def test_more_pages_on_through_a_digest(fake: FakeBotAPI, bot: Any) -> None:
+    chat, user = fake.private(USER), fake.user(USER)
+    question = fake.say(chat, "What's new?", user=user)
+    [answer] = await fake.wait_for(lambda: [m for m in fake.sent(USER) if "reply_markup" in m])
+    assert answer["_html"].startswith("<i>The opening passages of the newest report")
+    [more] = [d for d in markup_data(answer) if d.startswith("more:")]
+    fake.press(answer, more, user=user)
+    await fake.wait_for(lambda: len(fake.sent(USER)) == 2)
+    # the sample report's three chunks were the first page: the digest knows there are no more
+    assert fake.sent(USER)[1]["text"] == "No more passages."
+    assert fake.sent(USER)[1]["reply_to_message"]["message_id"] == question["message_id"]
