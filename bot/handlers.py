@@ -34,6 +34,9 @@ TYPING_EVERY = 4.5  # Telegram shows "typing…" for 5 s per chat action
 _ASK = re.compile(r"^/ask(@\w+)?(\s+|$)", re.IGNORECASE)
 ONLY_NEW = filters.UpdateType.MESSAGE  # edits of old messages are not asked again
 _LINKS_ONLY = re.compile(r"(?:\s*https?://\S+)+\s*", re.IGNORECASE)
+# Small talk that is no question: answered in kind, not with "the reports don't say".
+_GREETING = re.compile(r"(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening)|greetings)(?: there| all| bot)?")
+_THANKS = re.compile(r"(?:thanks?|thank you|thx|ty|cheers|ok|okay|great|cool|nice|got it|perfect)(?: a lot| so much)?")
 
 
 def question_of(message: Message, username: str | None) -> str:
@@ -52,6 +55,14 @@ def addressed(message: Message, bot_id: int, username: str | None) -> bool:
     mentions = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
     return any((e.user is not None and e.user.id == bot_id) or (username and text.lower() == f"@{username.lower()}")
                for e, text in mentions.items())
+
+
+def small_talk(question: str) -> str | None:
+    """The reply to a greeting or a thank-you, which is no question; None for anything else."""
+    said = " ".join(re.sub(r"[^\w\s]", " ", question.lower()).split())
+    if _GREETING.fullmatch(said):
+        return render.HELLO
+    return render.WELCOME if _THANKS.fullmatch(said) else None
 
 
 @contextlib.asynccontextmanager
@@ -164,13 +175,16 @@ async def ask(update: Update, context: BriefContext) -> None:
 
 
 async def private_text(update: Update, context: BriefContext) -> None:
-    """Any text in a private chat is a question; a link alone is not (an admin is shown /add)."""
+    """Any text in a private chat is a question; a link alone is not (an admin is shown /add), nor
+    is a greeting or a thank-you."""
     message = update.effective_message
     assert message is not None
     question = question_of(message, context.bot.username)
     if _LINKS_ONLY.fullmatch(question):
         admin = context.deps.gate.is_admin(update.effective_user)
         await message.reply_text(render.LINK_ADMIN if admin else render.LINK_ONLY, do_quote=True)
+    elif reply := small_talk(question):
+        await message.reply_text(reply)
     elif question:
         await answer_question(update, context, question, message)
 
@@ -181,7 +195,10 @@ async def group_text(update: Update, context: BriefContext) -> None:
     assert message is not None
     if message.is_automatic_forward or not addressed(message, context.bot.id, context.bot.username):
         return
-    if question := question_of(message, context.bot.username):
+    question = question_of(message, context.bot.username)
+    if reply := small_talk(question):
+        await message.reply_text(reply, do_quote=True)
+    elif question:
         await answer_question(update, context, question, message)
     else:
         await message.reply_text(f"Ask me a question, e.g. “{render.esc(render.EXAMPLES[0])}”", do_quote=True)

@@ -32,6 +32,8 @@ STRANGER = "This is a private briefing bot. Ask an admin to add your user id {us
 NOT_ADMIN = "Only admins can do that."
 LINK_ONLY = "A link alone is not a question: ask in words, e.g. “What did Xi commit to?”"
 LINK_ADMIN = "To add that page to the store, send /add followed by the link."
+HELLO = "Hello! Ask me about the reports, e.g. “What's new?” or “What did Xi commit to?”; /help says more."
+WELCOME = "Glad to help. Ask another question any time."
 EXAMPLES = ("What did Xi commit to?", "What did ISW assess about Russian offensive operations near Bakhmut?",
             "What is the latest on Kherson?", "Which measures did Putin announce in the energy sector?")
 

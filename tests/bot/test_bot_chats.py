@@ -74,6 +74,23 @@ async def test_whats_new_gets_the_newest_reports_opening_passages_under_a_note(f
     assert [b["text"] for row in reply["reply_markup"]["inline_keyboard"] for b in row][-1] == "More"
 
 
+async def test_a_greeting_or_a_thank_you_is_answered_in_kind(fake: FakeBotAPI, bot: Any, svc: Briefbot) -> None:
+    asked = svc.asked
+    said = [("Hi!", render.HELLO), ("good morning 👋", render.HELLO), ("Thanks a lot", render.WELCOME),
+            ("ok", render.WELCOME)]
+    for n, (text, _) in enumerate(said, 1):
+        fake.say(fake.private(USER), text)
+        await fake.wait_for(lambda n=n: len(fake.sent(USER)) == n)  # type: ignore[misc]
+    assert [m["text"] for m in fake.sent(USER)] == [told for _, told in said]
+    assert svc.asked == asked  # none of them was searched
+    question = fake.say(fake.private(USER), "Hi, what did Xi commit to in the UNSC?")
+    [reply] = await fake.wait_for(lambda: replies_to(fake, question))
+    assert QUOTE in reply["text"]  # a greeting in front of a question is still the question
+    hello = fake.say(fake.group(GROUP), "@briefbot_test_bot hello", user=fake.user(USER))
+    [reply] = await fake.wait_for(lambda: replies_to(fake, hello))
+    assert reply["text"] == render.HELLO
+
+
 async def test_a_photo_or_sticker_in_private_gets_told_to_send_text(fake: FakeBotAPI, bot: Any) -> None:
     photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
     sent = fake.say(fake.private(USER), None, photo=photo, caption="this map")
