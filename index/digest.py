@@ -139,7 +139,8 @@ def _span(w: Window) -> tuple[str, str]:
     """The first and last dates a window with a year covers, as YYYY-MM-DD."""
     start, end = date(w.year or 1, *w.start), date(w.year or 1, *w.end)
     lo = "0000-00-00" if w.reach in ("earlier", "until") else start.isoformat()
-    hi = "9999-99-99" if w.reach == "later" else (start - timedelta(days=1) if w.reach == "earlier" else end).isoformat()
+    last = start - timedelta(days=1) if w.reach == "earlier" else end
+    hi = "9999-99-99" if w.reach == "later" else last.isoformat()
     return lo, hi
 
 
@@ -169,10 +170,11 @@ def _sentences(rows: Iterable[Row]) -> set[str]:
 
 def _cite(rec: ReportRecord, chunk_id: str, row: Row, boilerplate: Set[str]) -> tuple[Passage, str] | None:
     """The chunk as a passage quoting its lead: the first sentence of MIN_WORDS or more that no
-    neighbouring report shares and that is about what the chunk is about (see MIN_COS_SHARE), with the next one when it is short. Reports, like news, open each
-    paragraph with the sentence that carries it; the most central sentence instead was often a
-    detail ("It involves Belarusian elements deploying…" for "Belarusian forces remain unlikely to
-    attack Ukraine…"). None when the chunk has no such sentence (a heading, a byline, a place list)."""
+    neighbouring report shares and that keeps to the chunk's subject (see MIN_COS_SHARE), with the
+    next one when it is short. Reports, like news, open each paragraph with the sentence that
+    carries it; the most central sentence instead was often a detail ("It involves Belarusian
+    elements deploying…" for "Belarusian forces remain unlikely to attack Ukraine…"). None when the
+    chunk has no such sentence (a heading, a byline, a place list)."""
     base, text, spans = int(row.meta["start"]), row.text, _spans(row)
     if not spans or len(row.vectors) != len(spans):
         return None

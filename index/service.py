@@ -94,7 +94,8 @@ class Briefbot(Ingesting):
                 opened = opens_at(question) if self._newest() else None  # "since April 2023", in dated reports
                 if opened and opened > (filters.since or ""):
                     filters, note = replace(filters, after=opened), f"From the reports dated {opened} or later."
-                since = None if filters.since or filters.until or filters.after else latest_since(question, self._newest)
+                dated = filters.since or filters.until or filters.after
+                since = None if dated else latest_since(question, self._newest)
                 for scope in [replace(filters, since=since)] * bool(since) + [filters]:
                     passages, p = self._search(question, scope, offset + k, qvec, late=bool(late))
                     if p >= self.min_support:
@@ -117,7 +118,8 @@ class Briefbot(Ingesting):
         message = note or f"{len(shown)} passage{'s' * (len(shown) != 1)} from the reports"
         if since:
             newest = self._newest()
-            message, note = f"{message} of {since} to {newest} (the latest)", f"From the latest reports: {since} to {newest}."
+            message = f"{message} of {since} to {newest} (the latest)"
+            note = f"From the latest reports: {since} to {newest}."
         return Answer(question, True, message if shown else "No more passages.", took, shown, round(p, 4), note)
 
     def _digest(self, question: str, filters: Filters, n: int) -> Digest | None:
