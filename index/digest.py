@@ -15,7 +15,6 @@ import math
 import re
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 import numpy as np
 
@@ -128,20 +127,11 @@ def _none_dated(catalog: Catalog, allowed: Set[str], periods: list[Window]) -> s
     told = "The reports in the store don't say: none is dated in that period"
     if any(w.year is None for w in periods):
         return told + "."
-    spans = [_span(w) for w in periods]
+    spans = [w.span() for w in periods]
     first, last = min(lo for lo, _ in spans), max(hi for _, hi in spans)
     dates = sorted({d for rid in allowed if (d := catalog.reports[rid].date)})
     near = [d for d in dates if d < first][-1:] + [d for d in dates if d > last][:1]
     return told + (f" (the nearest: {' and '.join(near)})." if near else ".")
-
-
-def _span(w: Window) -> tuple[str, str]:
-    """The first and last dates a window with a year covers, as YYYY-MM-DD."""
-    start, end = date(w.year or 1, *w.start), date(w.year or 1, *w.end)
-    lo = "0000-00-00" if w.reach in ("earlier", "until") else start.isoformat()
-    last = start - timedelta(days=1) if w.reach == "earlier" else end
-    hi = "9999-99-99" if w.reach == "later" else last.isoformat()
-    return lo, hi
 
 
 def _order(rec: ReportRecord) -> tuple[str, float]:

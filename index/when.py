@@ -57,12 +57,10 @@ class Window:
             return False
         y, m, d = int(iso[:4]), int(iso[5:7]), int(iso[8:10])
         if self.reach and self.year is not None:
-            first = date(self.year, *self.start).isoformat()
-            if self.reach == "later":
-                return iso[:10] >= first
-            if self.reach == "earlier":
-                return iso[:10] < first
-            return iso[:10] <= (date(self.year, *self.end) + timedelta(days=lag)).isoformat()
+            first, last = self.span()
+            if self.reach == "until":
+                last = (date.fromisoformat(last) + timedelta(days=lag)).isoformat()
+            return first <= iso[:10] <= last
         if self.year is not None and y != self.year and not (y == self.year + 1 and self.end[0] == 12):
             return False
         start = self.start[0] * 100 + self.start[1]
@@ -75,6 +73,14 @@ class Window:
         if end_m > 12:  # window spills into January
             return value >= start or value <= (end_m - 12) * 100 + end_d
         return start <= value <= end
+
+    def span(self) -> tuple[str, str]:
+        """The first and last dates (YYYY-MM-DD) of a window with a year, without the reporting lag;
+        an open end is "0000-00-00" or "9999-99-99"."""
+        start, end = date(self.year or 1, *self.start), date(self.year or 1, *self.end)
+        first = "0000-00-00" if self.reach in ("earlier", "until") else start.isoformat()
+        last = start - timedelta(days=1) if self.reach == "earlier" else end
+        return first, "9999-99-99" if self.reach == "later" else last.isoformat()
 
 
 def _dates(question: str) -> Iterator[re.Match[str]]:
@@ -152,7 +158,7 @@ def opens_at(question: str) -> str | None:
     (An earlier one may look back: "before" and "until" only rank the period's reports first.)"""
     named = windows(question)
     if named and all(w.reach == "later" for w in named):
-        return min(f"{w.year}-{w.start[0]:02d}-{w.start[1]:02d}" for w in named)
+        return min(w.span()[0] for w in named)
     return None
 
 
@@ -161,7 +167,7 @@ def too_late(question: str, newest: Callable[[], str | None]) -> str | None:
     ("What happened in Bakhmut in May 2023?" of reports up to April); None otherwise."""
     named = windows(question)
     last = newest() if named and all(w.year is not None and w.reach in ("", "later") for w in named) else None
-    if last and all(f"{w.year}-{w.start[0]:02d}-{w.start[1]:02d}" > last[:10] for w in named):
+    if last and all(w.span()[0] > last[:10] for w in named):
         return last
     return None
 
