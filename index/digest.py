@@ -35,7 +35,7 @@ DIGEST_WORDS = frozenset(
     "situation events event story stories give show yesterday tonight overnight morning evening right day days "
     "daily week weeks weekend month months moment present from last past interesting notable noteworthy "
     "significant something everything tldr tl dr assess assessed assesses write wrote written note noted "
-    "publish published since after before until till prior through".split()
+    "publish published since after before until till prior through between".split()
 )
 _WORD = re.compile(r"\w+")
 # A lead is a sentence: it ends as one (a heading or a title does not).

@@ -16,11 +16,14 @@ _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _PATTERN = re.compile(
     rf"\b(?P<iso>(?:19|20)\d\d-[01]\d-[0-3]\d)\b"
-    rf"|\b(?P<dday>{_DAY})(?P<of>\s+of)?\s+(?P<dmonth>{_MONTH})\b\.?(?:,?\s+(?P<dyear>(?:19|20)\d\d)\b)?"
+    rf"|\b(?P<dday>{_DAY})(?:\s*(?:-|–|to|through|and)\s*(?:the\s+)?(?P<dday2>{_DAY}))?"
+    rf"(?P<of>\s+of)?\s+(?P<dmonth>{_MONTH})\b\.?(?:,?\s+(?P<dyear>(?:19|20)\d\d)\b)?"
     rf"|\b(?:(?P<part>early|mid|late|end of|beginning of|start of)[\s-]+)?(?P<month>{_MONTH})\.?"
     rf"(?:\s+(?P<day>{_DAY})(?:\s*(?:-|–|to|through|and)\s*(?P<day2>{_DAY})\b)?)?"
     rf"(?:,?\s+(?P<year>(?:19|20)\d\d))?\b"
-    rf"|\b(?:in|during|of|since)\s+(?P<only_year>(?:19|20)\d\d)\b",
+    rf"|\b(?:(?:(?P<between_years>between)|from|in|during|of)\s+)?(?P<first_year>(?:19|20)\d\d)\s*(?:-|–|—"
+    rf"|\s(?:to|until|till|through)\s|(?(between_years)\sand\s|(?!)))\s*(?P<last_year>(?:19|20)?\d\d)\b(?![-–]\d)"
+    rf"|\b(?:in|during|of|since|from)\s+(?P<only_year>(?:19|20)\d\d)\b",
     re.IGNORECASE,
 )
 # Reports describe the previous days' events, so a window reaches this many days past its end.
@@ -44,52 +47,76 @@ RECENT_DAYS = 7
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """A span of report dates; ``year`` None means the month/day span in any year."""
+    """A span of report dates; ``year`` None means the month/day span in any year (and a span whose
+    end comes before its start, "from November to February", runs over the new year)."""
 
     year: int | None
     start: tuple[int, int]  # (month, day)
     end: tuple[int, int]
     reach: str = ""  # "later": and every date after; "earlier": only the dates before; "until": both
+    end_year: int | None = None  # the year of ``end`` when not ``year``: "from November 2022 to March 2023"
 
     def contains(self, iso: str | None, lag: int = LAG_DAYS) -> bool:
         """True when a YYYY-MM-DD report date falls in the window (plus ``lag`` days of reporting)."""
         if not iso or len(iso) < 10:
             return False
-        y, m, d = int(iso[:4]), int(iso[5:7]), int(iso[8:10])
-        if self.reach and self.year is not None:
+        if self.year is not None:
             first, last = self.span()
-            if self.reach == "until":
+            if self.reach in ("", "until"):
                 last = (date.fromisoformat(last) + timedelta(days=lag)).isoformat()
             return first <= iso[:10] <= last
-        if self.year is not None and y != self.year and not (y == self.year + 1 and self.end[0] == 12):
-            return False
         start = self.start[0] * 100 + self.start[1]
         end_m, end_d = self.end
         end_d += lag
         if end_d > 31:
             end_m, end_d = end_m + 1, end_d - 31
+        if end_m > 12:
+            end_m -= 12
         end = end_m * 100 + end_d
-        value = m * 100 + d
-        if end_m > 12:  # window spills into January
-            return value >= start or value <= (end_m - 12) * 100 + end_d
+        value = int(iso[5:7]) * 100 + int(iso[8:10])
+        if end < start:  # over the new year
+            return value >= start or value <= end
         return start <= value <= end
 
     def span(self) -> tuple[str, str]:
         """The first and last dates (YYYY-MM-DD) of a window with a year, without the reporting lag;
         an open end is "0000-00-00" or "9999-99-99"."""
-        start, end = date(self.year or 1, *self.start), date(self.year or 1, *self.end)
+        start, end = date(self.year or 1, *self.start), date(self.end_year or self.year or 1, *self.end)
         first = "0000-00-00" if self.reach in ("earlier", "until") else start.isoformat()
         last = start - timedelta(days=1) if self.reach == "earlier" else end
         return first, "9999-99-99" if self.reach == "later" else last.isoformat()
 
+    def months(self) -> Iterator[tuple[int, int]]:
+        """The (year, month) of every month the window spans; a window of any year counts from year 0."""
+        year, month = self.year or 0, self.start[0]
+        last = (self.end_year or self.year, self.end[0]) if self.year else (int(self.end < self.start), self.end[0])
+        while (year, month) <= last:
+            yield year, month
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
 
 def _dates(question: str) -> Iterator[re.Match[str]]:
+    before = None
     for m in _PATTERN.finditer(question):
-        if (m.group("month") or "").lower() == "may" and not (m.group("day") or m.group("year") or m.group("part")):
-            continue  # "may" is far more often the verb
+        if (m.group("month") or "").lower() == "may" and not (m.group("day") or m.group("year") or m.group("part")) \
+                and not (before and _joined(question, before, m)):
+            continue  # "may" is far more often the verb, but not in "from March to may"
         if (m.group("dmonth") or "").lower() == "may" and not (m.group("dyear") or m.group("of")):
             continue  # "5 may be", not "5 May"
         yield m
+        before = m
+
+
+# What joins the two ends of a range: "from March to May 2023", "March 5 – April 2", "between 1 March
+# and 15 April" (an "and" only after "between": "in March and May" names two months).
+_LINK = re.compile(r"\s*(?:-|–|—|to|until|till|through|thru)\s*(?:the\s+)?", re.IGNORECASE)
+_BETWEEN = re.compile(r"\bbetween\s+(?:the\s+)?$", re.IGNORECASE)
+
+
+def _joined(question: str, first: re.Match[str], second: re.Match[str]) -> bool:
+    gap = question[first.end():second.start()]
+    return bool(_LINK.fullmatch(gap) or re.fullmatch(r"\s*and\s+(?:the\s+)?", gap, re.IGNORECASE)
+                and _BETWEEN.search(question, 0, first.start()))
 
 
 def date_words(question: str) -> str:
@@ -102,44 +129,78 @@ def _day(text: str | None) -> int:
 
 
 def windows(question: str) -> list[Window]:
-    """Every date span a question names; empty when it names none."""
-    out = []
+    """Every date span a question names; empty when it names none. The two ends of a range are one
+    span ("from March to May 2023": March 1 to May 31)."""
+    out: list[Window] = []
+    before = None
     for m in _dates(question):
-        before = _REACH.search(question, 0, m.start())
-        way = "since" if m.group(0).lower().startswith("since") else (before.group("way").lower() if before else "")
-        reach = _REACHES.get(way, "until" if way else "")
-        if m.group("only_year"):
-            out.append(Window(int(m.group("only_year")), (1, 1), (12, 31), reach))
+        w = _window(question, m)
+        if w is None:
             continue
-        year: int | None
-        if m.group("iso"):
-            iso_year, month, day = (int(x) for x in m.group("iso").split("-"))
-            year, last_day = iso_year, calendar.monthrange(iso_year, month)[1] if 1 <= month <= 12 else 0
+        if out and before is not None and _joined(question, before, m) and (joined := _range(out[-1], w)):
+            out[-1] = joined
         else:
-            day_first = bool(m.group("dmonth"))
-            month = _MONTHS[(m.group("dmonth") if day_first else m.group("month")).lower()]
-            year_text = m.group("dyear") if day_first else m.group("year")
-            year = int(year_text) if year_text else None
-            day = _day(m.group("dday") if day_first else m.group("day"))
-            last_day = calendar.monthrange(year or 2024, month)[1]  # a leap year: "February 29" is a day
-        if not 1 <= day <= last_day:
-            if m.group("iso"):
-                continue
-            day = 0
-        part = (m.group("part") or "").lower()
-        if day:
-            end = _day(m.group("day2"))
-            span = (month, day), (month, end if day < end <= last_day else day)
-        elif part in ("early", "beginning of", "start of"):
-            span = (month, 1), (month, 10)
-        elif part == "mid":
-            span = (month, 10), (month, 20)
-        elif part in ("late", "end of"):
-            span = (month, 20), (month, last_day)
-        else:
-            span = (month, 1), (month, last_day)
-        out.append(Window(year, *span, reach if year is not None else ""))
+            out.append(w)
+        before = m
     return out
+
+
+def _window(question: str, m: re.Match[str]) -> Window | None:
+    """The span one date match names, opened by a word before it ("since", "before", …)."""
+    reach_word = _REACH.search(question, 0, m.start())
+    way = "since" if m.group(0).lower().startswith("since") else (reach_word.group("way").lower() if reach_word else "")
+    reach = _REACHES.get(way, "until" if way else "")
+    if m.group("only_year"):
+        return Window(int(m.group("only_year")), (1, 1), (12, 31), reach)
+    if m.group("first_year"):
+        first, last = int(m.group("first_year")), m.group("last_year")
+        last_year = int(last) if len(last) == 4 else first // 100 * 100 + int(last)  # "2022-23"
+        if first < last_year <= first + 50:
+            return Window(first, (1, 1), (12, 31), end_year=last_year)
+        return Window(first, (1, 1), (12, 31)) if re.match(r"in|during|of|from", m.group(0), re.I) else None
+    year: int | None
+    if m.group("iso"):
+        iso_year, month, day = (int(x) for x in m.group("iso").split("-"))
+        year, last_day = iso_year, calendar.monthrange(iso_year, month)[1] if 1 <= month <= 12 else 0
+    else:
+        day_first = bool(m.group("dmonth"))
+        month = _MONTHS[(m.group("dmonth") if day_first else m.group("month")).lower()]
+        year_text = m.group("dyear") if day_first else m.group("year")
+        year = int(year_text) if year_text else None
+        day = _day(m.group("dday") if day_first else m.group("day"))
+        last_day = calendar.monthrange(year or 2024, month)[1]  # a leap year: "February 29" is a day
+    if not 1 <= day <= last_day:
+        if m.group("iso"):
+            return None
+        day = 0
+    part = (m.group("part") or "").lower()
+    if day:
+        end = _day(m.group("dday2") if m.group("dmonth") else m.group("day2"))
+        span = (month, day), (month, end if day < end <= last_day else day)
+    elif part in ("early", "beginning of", "start of"):
+        span = (month, 1), (month, 10)
+    elif part == "mid":
+        span = (month, 10), (month, 20)
+    elif part in ("late", "end of"):
+        span = (month, 20), (month, last_day)
+    else:
+        span = (month, 1), (month, last_day)
+    return Window(year, *span, reach if year is not None else "")
+
+
+def _range(first: Window, last: Window) -> Window | None:
+    """One window from the start of ``first`` to the end of ``last``, a year the one names lent to
+    the other ("from November to February 2023": November 2022); None when it runs backwards."""
+    start_year, end_year = first.year, last.end_year or last.year
+    if start_year is None and end_year is not None:
+        start_year = end_year - (first.start > last.end)
+    elif end_year is None and start_year is not None:
+        end_year = (first.end_year or start_year) + (last.end < first.start)
+    if start_year is None or end_year is None:
+        return Window(None, first.start, last.end)
+    if (start_year, first.start) > (end_year, last.end):
+        return None
+    return Window(start_year, first.start, last.end, end_year=end_year if end_year != start_year else None)
 
 
 def latest_since(question: str, newest: Callable[[], str | None]) -> str | None:
@@ -177,8 +238,11 @@ def names_period(question: str, text: str) -> bool:
     the period is the whole year): how an earlier report can speak of a later period ("Russia plans
     to form two new armies by 2024")."""
     for w in windows(question):
-        months = set(calendar.month_name[w.start[0]:w.end[0] + 1]) | set(calendar.month_abbr[w.start[0]:w.end[0] + 1])
-        if str(w.year) in text and ((w.start, w.end) == ((1, 1), (12, 31))
-                                    or any(re.search(rf"\b{m}\b", text) for m in months - {""})):
+        if w.year is None:
+            continue
+        spanned = list(w.months())
+        names = {name for _, n in spanned for name in (calendar.month_name[n], calendar.month_abbr[n])}
+        if any(str(y) in text for y in {y for y, _ in spanned}) and (
+                (w.start, w.end) == ((1, 1), (12, 31)) or any(re.search(rf"\b{m}\b", text) for m in names)):
             return True
     return False

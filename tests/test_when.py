@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from index import Briefbot, Filters, Settings
-from index.when import RECENT_DAYS, Window, latest_since, opens_at, windows
+from index.when import RECENT_DAYS, Window, latest_since, names_period, opens_at, windows
 from tests.helpers import check_verbatim, write_md
 
 
@@ -100,6 +100,32 @@ def test_a_period_open_at_one_end(desk: Briefbot) -> None:
     assert early.message == "The reports in the store don't say: none is dated in that period (the nearest: 2023-03-01)."
 
 
+def test_a_range_is_one_period(desk: Briefbot) -> None:
+    # Read as two days, "April 5" and "April 30", the range held none of the reports; read as one
+    # period it holds April 10, 22 and 24, and their passages on Kherson rank first.
+    assert desk.ask("What happened in Kherson?").passages[0].title == "Assessment, March 1"
+    ranged = desk.ask("What happened in Kherson from April 5 to April 30, 2023?")
+    assert ranged.passages[0].title == "Assessment, April 10"
+    check_verbatim(desk, ranged)
+    summary = desk.ask("Summarize the reports between April 5 and April 30, 2023")
+    assert summary.note == "The opening passage of each of the 3 reports dated 2023-04-10 to 2023-04-24, oldest first."
+    # April 22's one sentence is too short to lead (digest.MIN_WORDS).
+    assert [p.title for p in summary.passages] == ["Assessment, April 10", "Assessment, April 24"]
+
+
+def test_a_range_over_the_new_year() -> None:
+    winter = windows("What happened from November 2022 to February 2023?")[0]
+    assert winter.span() == ("2022-11-01", "2023-02-28")
+    assert [winter.contains(d) for d in ("2022-10-31", "2022-11-01", "2023-01-15", "2023-03-03", "2023-03-04")] == \
+        [False, True, True, True, False]  # three days of reporting after the end
+    assert list(winter.months()) == [(2022, 11), (2022, 12), (2023, 1), (2023, 2)]
+    any_winter = windows("from November to February")[0]
+    assert [any_winter.contains(d) for d in ("2021-12-25", "2024-02-10", "2023-10-30", "2023-03-10")] == \
+        [True, True, False, False]
+    assert names_period("What happened from November 2022 to February 2023?", "Russia plans to attack by January 2023")
+    assert not names_period("What happened from November 2022 to February 2023?", "Russia plans to attack by April 2023")
+
+
 def test_where_a_period_opens() -> None:
     assert opens_at("What has Wagner done since March 2023?") == "2023-03-01"
     assert opens_at("after 15 January 2023 and since 2022") == "2022-01-01"
@@ -143,6 +169,24 @@ def test_which_questions_ask_for_the_latest() -> None:
     ("until 2023-01-15", [Window(2023, (1, 15), (1, 15), "until")]),
     ("since March", [Window(None, (3, 1), (3, 31))]),  # which March: not opened
     ("the takeaways from March 21, 2023", [Window(2023, (3, 21), (3, 21))]),
+    ("What happened from March to May 2023?", [Window(2023, (3, 1), (5, 31))]),
+    ("between 1 March and 15 April 2023", [Window(2023, (3, 1), (4, 15))]),
+    ("between the 1st of March and the 3rd of April 2022", [Window(2022, (3, 1), (4, 3))]),
+    ("Kherson, March–May 2023", [Window(2023, (3, 1), (5, 31))]),
+    ("from mid-March to early April 2023", [Window(2023, (3, 10), (4, 10))]),
+    ("December 28, 2022 to January 3, 2023", [Window(2022, (12, 28), (1, 3), end_year=2023)]),
+    ("from November to February 2023", [Window(2022, (11, 1), (2, 28), end_year=2023)]),
+    ("between March and May", [Window(None, (3, 1), (5, 31))]),  # "may" after a range's "and": the month
+    ("in March and May 2023", [Window(None, (3, 1), (3, 31)), Window(2023, (5, 1), (5, 31))]),  # two months
+    ("from May 2023 to March 2023", [Window(2023, (5, 1), (5, 31)), Window(2023, (3, 1), (3, 31))]),  # backwards
+    ("between 2014 and 2022", [Window(2014, (1, 1), (12, 31), end_year=2022)]),
+    ("Wagner in 2022-23", [Window(2022, (1, 1), (12, 31), end_year=2023)]),
+    ("from 2022 to March 2023", [Window(2022, (1, 1), (3, 31), end_year=2023)]),
+    ("in 2022 - 15 people died", [Window(2022, (1, 1), (12, 31))]),
+    ("The reports from 2022", [Window(2022, (1, 1), (12, 31))]),
+    ("What happened between 1 and 5 March 2022?", [Window(2022, (3, 1), (3, 5))]),
+    ("from the 1st to the 5th of March 2023", [Window(2023, (3, 1), (3, 5))]),
+    ("on 3–10 May 2023", [Window(2023, (5, 3), (5, 10))]),
 ])
 def test_the_periods_a_question_names(question: str, named: list[Window]) -> None:
     assert windows(question) == named
