@@ -237,6 +237,28 @@ def test_a_repeated_sentence_with_another_neighbour_is_still_a_repeat() -> None:
     assert [p.report_id for p in shown] == ["r1", "r3", "r5", "r6"]
 
 
+def test_a_sentence_restated_with_a_small_word_changed_is_a_repeat() -> None:
+    from index.answer import distinct
+    from index.types import Passage
+
+    def cited(n: int, quote: str) -> tuple[Passage, str]:
+        return Passage(f"r{n}", f"Report {n}", None, None, None, None, None, 0, len(quote), quote, quote, 0,
+                       len(quote), 1.0 - n / 10, f"r{n}:0"), quote
+
+    prose = ("Russia’s withdrawal from Kherson City is igniting an ideological fracture between pro-war figures "
+             "and Russian President Vladimir Putin, eroding confidence in Putin’s commitment to and ability to "
+             "deliver on his war promises.")
+    takeaway = prose.replace("commitment to and", "commitment and").replace("deliver on his", "deliver his")
+    shown = distinct([
+        cited(1, prose),
+        cited(2, takeaway),  # the Key Takeaways line: the same sentence, two small words dropped
+        cited(3, prose.replace("eroding confidence", "not eroding confidence")),  # "not" says otherwise
+        cited(5, "Russian forces attacked in Bakhmut."),  # too short to compare but whole
+        cited(6, "Russian forces attacked near Bakhmut."),
+    ])
+    assert [p.report_id for p in shown] == ["r1", "r3", "r5", "r6"]
+
+
 def test_ranking_does_not_depend_on_the_hash_seed(service: Briefbot, settings: Any, tmp_path: Path) -> None:
     # Daily reports repeat whole paragraphs, so chunks tie on every score; the tie must break the
     # same way in every process, or a restart reorders answers (and "More" pages).
