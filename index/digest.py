@@ -109,6 +109,8 @@ def digest(catalog: Catalog, rows: RowCache, allowed: Set[str], question: str, n
     passages = distinct(ordered)[:n]
     if not passages:  # only headings and boilerplate: searched instead
         return Digest([], "")
+    if len(shown) == len(reports):  # the note counts only the reports that have a passage to show
+        reports = [rec for rec, cs in zip(shown, cited, strict=True) if cs]
     if len(reports) == 1:
         which = "the report" if periods else "the newest report"
         note = f"The opening passages of {which}, “{reports[0].title}” ({reports[0].date or 'undated'})."
