@@ -294,7 +294,7 @@ async def on_error(update: object, context: BriefContext) -> None:
     err = context.error
     uid = update.update_id if isinstance(update, Update) else "-"
     if isinstance(err, StoreUnavailable):
-        log.warning("store unavailable on update %s: %s", uid, err)
+        log.warning("store unavailable on update %s: %s", uid, err, exc_info=err)  # with its cause: a bug shows here too
         text = render.STORE_DOWN
     elif isinstance(err, BriefbotError):
         text = render.reason(str(err))

@@ -55,6 +55,12 @@ def question_text(question: str) -> str:
     return " ".join(_TAG.sub(" ", question).split())
 
 
+def non_latin(text: str) -> bool:
+    """True when most of the letters of ``text`` are not Latin (Cyrillic, Arabic, CJK, …)."""
+    letters = [c for c in text if c.isalpha()]
+    return sum(c > "\u024f" for c in letters) * 2 > len(letters)
+
+
 def clean_line(line: str) -> str:
     """Unicode NFC, invisible characters removed, runs of spaces collapsed, ends trimmed."""
     line = unicodedata.normalize("NFC", line)

@@ -22,7 +22,7 @@ from .ingest import Ingesting
 from .search import Searcher
 from .settings import Settings
 from .store import Store, make_client
-from .types import REFUSAL, Answer, Filters, Passage, ReportInfo
+from .types import IN_ENGLISH, REFUSAL, Answer, Filters, Passage, ReportInfo
 from .when import latest_since, names_period, opens_at, too_late
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,8 @@ class Briefbot(Ingesting):
         if not answered:
             told = f"The reports in the store don't say: the newest is dated {late}, before that period." if late else (
                 found.note if found is not None and found.note else REFUSAL)
+            if normalize.non_latin(question):
+                told = f"{told} {IN_ENGLISH}"
             return Answer(question, False, told, took, support=round(p, 4))
         shown = tuple(passages[offset:offset + k])
         message = note or f"{len(shown)} passage{'s' * (len(shown) != 1)} from the reports"

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from index import Briefbot, Filters, QuestionError
+from index import REFUSAL, Briefbot, Filters, QuestionError
+from index.types import IN_ENGLISH
 from tests.helpers import check_verbatim, write_md
 
 REPORTS = {
@@ -135,6 +136,15 @@ def test_html_in_a_question_is_markup_not_words(loaded: Briefbot) -> None:
 def test_empty_store_refuses(service: Briefbot) -> None:
     answer = service.ask("What did Xi commit to?")
     assert not answer.answered and answer.passages == ()
+
+
+def test_a_refused_question_in_another_script_is_told_to_ask_in_english(loaded: Briefbot) -> None:
+    for question in ("Что Пригожин сказал о боеприпасах?", "普里戈任对弹药说了什么？", "ماذا قال بريغوجين؟"):
+        answer = loaded.ask(question)
+        assert not answer.answered and answer.message == f"{REFUSAL} {IN_ENGLISH}", question
+    assert loaded.ask("What did Xi commit to?").message == REFUSAL  # English: the plain refusal
+    for mostly_latin in ("Qu'a dit Prigozhin? Étonnant, non?", "Prigozhin: что он сказал о ammunition shortages?"):
+        assert IN_ENGLISH not in loaded.ask(mostly_latin).message, mostly_latin
 
 
 def test_langchain_retriever(loaded: Briefbot) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +242,8 @@ class DownService(Briefbot):
     error: Exception = StoreUnavailable("The report store can't be searched right now; try again shortly.")
 
     def ask(self, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(self.error, StoreUnavailable):
+            raise self.error from ConnectionRefusedError("chroma server at 127.0.0.1:1 refused the connection")
         raise self.error
 
 
@@ -258,3 +261,6 @@ async def test_store_down_and_unexpected_errors(fake: FakeBotAPI, bot_settings: 
         assert sorry["text"].startswith("Sorry, something went wrong on my side.") and "boom" not in sorry["text"]
     [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert logged.exc_info is not None and "boom" in str(logged.exc_info[1])
+    # The store's outage is logged with its cause, which is where a bug behind it would show.
+    [away] = [r for r in caplog.records if r.getMessage().startswith("store unavailable")]
+    assert away.exc_info is not None and "refused the connection" in "".join(traceback.format_exception(*away.exc_info))
