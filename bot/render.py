@@ -6,6 +6,8 @@ nowhere else; the only tags in the output are the ones written in this module.
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import html
 import re
 from collections.abc import Iterable, Sequence
@@ -99,9 +101,23 @@ def link(title: str, url: str | None) -> str:
 
 
 def cite(title: str, date: str | None, url: str | None, page: int | None = None) -> str:
-    """"— title, date, p. N" with the title linked."""
-    extra = [clip(squash(date).strip(), 40) if date else "", f"p. {page}" if page else ""]
+    """"— title, date, p. N" with the title linked; the date only when the title does not name it
+    ("Russian Offensive Campaign Assessment, March 21, 2023" needs no ", 2023-03-21")."""
+    shown = "" if not date or dated_by(title, date) else clip(squash(date).strip(), 40)
+    extra = [shown, f"p. {page}" if page else ""]
     return "— " + ", ".join([link(title, url), *[e for e in extra if e]])
+
+
+def dated_by(title: str, date: str) -> bool:
+    """True when ``title`` names the YYYY-MM-DD ``date``: "March 21, 2023", "21 March 2023", "2023-03-21"."""
+    try:
+        day = datetime.date.fromisoformat(date[:10])
+    except ValueError:
+        return False
+    month = calendar.month_name[day.month]
+    forms = (day.isoformat(), f"{month} {day.day}, {day.year}", f"{day.day} {month} {day.year}")
+    folded = squash(title).casefold()
+    return any(form.casefold() in folded for form in forms)
 
 
 def passage_block(n: int, p: Passage) -> str:

@@ -59,6 +59,17 @@ def test_passage_block_quote_bold_then_citation_with_link() -> None:
     check(block)
 
 
+def test_the_date_is_cited_unless_the_title_names_it() -> None:
+    assert render.cite("Russian Offensive Campaign Assessment, March 21, 2023", "2023-03-21", None) == \
+        "— Russian Offensive Campaign Assessment, March 21, 2023"
+    assert render.cite("Daily brief 21 March 2023", "2023-03-21", None, 2) == "— Daily brief 21 March 2023, p. 2"
+    assert render.cite("Assessment, 2023-03-21", "2023-03-21", None) == "— Assessment, 2023-03-21"
+    assert render.cite("Assessment, March 20, 2023", "2023-03-21", None) == \
+        "— Assessment, March 20, 2023, 2023-03-21"  # another day: both shown
+    assert render.cite("Xi in Moscow", "2023-03-21", None) == "— Xi in Moscow, 2023-03-21"
+    assert render.cite("Xi in Moscow", "March 2023", None) == "— Xi in Moscow, March 2023"  # not ISO: as is
+
+
 def test_report_text_cannot_inject_markup_or_links() -> None:
     evil = '<a href="https://evil.example">click</a><b>bold</b>&lt;'
     p = Passage("r", evil, None, "<i>2023</i>", "javascript:alert(1)", None, None, 0, len(evil), evil, evil, 0,
