@@ -21,7 +21,7 @@ _PATTERN = re.compile(
     rf"|\b(?:(?P<part>early|mid|late|end of|beginning of|start of)[\s-]+)?(?P<month>{_MONTH})\.?"
     rf"(?:\s+(?P<day>{_DAY})(?:\s*(?:-|–|to|through|and)\s*(?P<day2>{_DAY})\b)?)?"
     rf"(?:,?\s+(?P<year>(?:19|20)\d\d))?\b"
-    rf"|\b(?:(?:(?P<between_years>between)|from|in|during|of)\s+)?(?P<first_year>(?:19|20)\d\d)\s*(?:-|–|—"
+    rf"|\b(?:(?:(?P<between_years>between)|(?P<in_years>from|in|during|of))\s+)?(?P<first_year>(?:19|20)\d\d)\s*(?:-|–|—"
     rf"|\s(?:to|until|till|through)\s|(?(between_years)\sand\s|(?!)))\s*(?P<last_year>(?:19|20)?\d\d)\b(?![-–]\d)"
     rf"|\b(?:in|during|of|since|from)\s+(?P<only_year>(?:19|20)\d\d)\b",
     re.IGNORECASE,
@@ -157,7 +157,7 @@ def _window(question: str, m: re.Match[str]) -> Window | None:
         last_year = int(last) if len(last) == 4 else first // 100 * 100 + int(last)  # "2022-23"
         if first < last_year <= first + 50:
             return Window(first, (1, 1), (12, 31), end_year=last_year)
-        return Window(first, (1, 1), (12, 31)) if re.match(r"in|during|of|from", m.group(0), re.I) else None
+        return Window(first, (1, 1), (12, 31)) if m.group("in_years") else None  # "in 2022 - 15 people"
     year: int | None
     if m.group("iso"):
         iso_year, month, day = (int(x) for x in m.group("iso").split("-"))
