@@ -111,6 +111,8 @@ def _dates(question: str) -> Iterator[re.Match[str]]:
 # and 15 April" (an "and" only after "between": "in March and May" names two months).
 _LINK = re.compile(r"\s*(?:-|–|—|to|until|till|through|thru)\s*(?:the\s+)?", re.IGNORECASE)
 _BETWEEN = re.compile(r"\bbetween\s+(?:the\s+)?$", re.IGNORECASE)
+# What parts the months of a list, which one year after the last names ("March, April and May 2023").
+_LIST = re.compile(r"\s*(?:,|,?\s*(?:and|or|&))\s*(?:(?:in|on|of|during)\s+)?(?:the\s+)?", re.IGNORECASE)
 
 
 def _joined(question: str, first: re.Match[str], second: re.Match[str]) -> bool:
@@ -132,16 +134,23 @@ def windows(question: str) -> list[Window]:
     """Every date span a question names; empty when it names none. The two ends of a range are one
     span ("from March to May 2023": March 1 to May 31)."""
     out: list[Window] = []
+    spans: list[tuple[int, int]] = []  # where in the question each window's words are
     before = None
     for m in _dates(question):
         w = _window(question, m)
         if w is None:
             continue
         if out and before is not None and _joined(question, before, m) and (joined := _range(out[-1], w)):
-            out[-1] = joined
+            out[-1], spans[-1] = joined, (spans[-1][0], m.end())
         else:
             out.append(w)
+            spans.append(m.span())
         before = m
+    for n in range(len(out) - 2, -1, -1):  # "in March and May 2023": the list's year is March's too
+        w, after = out[n], out[n + 1]
+        if w.year is None and after.year is not None and w.start <= w.end \
+                and _LIST.fullmatch(question, spans[n][1], spans[n + 1][0]):
+            out[n] = Window(after.year, w.start, w.end)
     return out
 
 

@@ -177,7 +177,11 @@ def test_which_questions_ask_for_the_latest() -> None:
     ("December 28, 2022 to January 3, 2023", [Window(2022, (12, 28), (1, 3), end_year=2023)]),
     ("from November to February 2023", [Window(2022, (11, 1), (2, 28), end_year=2023)]),
     ("between March and May", [Window(None, (3, 1), (5, 31))]),  # "may" after a range's "and": the month
-    ("in March and May 2023", [Window(None, (3, 1), (3, 31)), Window(2023, (5, 1), (5, 31))]),  # two months
+    ("in March and May 2023", [Window(2023, (3, 1), (3, 31)), Window(2023, (5, 1), (5, 31))]),  # two months
+    ("in January, March, and in May 2023", [Window(2023, (1, 1), (1, 31)), Window(2023, (3, 1), (3, 31)),
+                                            Window(2023, (5, 1), (5, 31))]),  # one year for the list
+    ("on March 3 or March 9, 2022", [Window(2022, (3, 3), (3, 3)), Window(2022, (3, 9), (3, 9))]),
+    ("in March, then again in May 2023", [Window(None, (3, 1), (3, 31)), Window(2023, (5, 1), (5, 31))]),
     ("from May 2023 to March 2023", [Window(2023, (5, 1), (5, 31)), Window(2023, (3, 1), (3, 31))]),  # backwards
     ("between 2014 and 2022", [Window(2014, (1, 1), (12, 31), end_year=2022)]),
     ("Wagner in 2022-23", [Window(2022, (1, 1), (12, 31), end_year=2023)]),
