@@ -6,6 +6,12 @@ A quote hit: the first quote contains an evidence string, or the quote and an ev
 share a contiguous run of at least 60% of that evidence string's characters (a quote is capped at
 400 characters, so a long evidence sentence can only be partly inside it).
 Off-topic questions must be refused; a refused ISW question is a false refusal.
+
+A report often states a finding twice, in its "Key Takeaways" and again in the prose, with a word
+or two changed ("are" / "is"). Evidence is labelled once; each sentence of the question's own report
+that restates it (the two share a run, in order, of at least RESTATED of the longer one's words,
+counted over all words or over words but function words, the rule briefbot uses to drop a repeated
+quote) counts as evidence too, for every system alike.
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
+
+import sentencex
+
+from index.answer import FUNCTION_WORDS, REPEAT_MIN_WORDS, words_of
 
 from .common import (
     ISW_DIR,
@@ -33,6 +43,7 @@ from .common import (
 from .systems import Result, Source
 
 QUOTE_OVERLAP = 0.60
+RESTATED = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +87,42 @@ def load_questions(path: Path = ISW_QUESTIONS) -> list[Question]:
         if line.strip():
             r = json.loads(line)
             ev = r.get("evidence") or []
-            out.append(Question(str(r["id"]), r["question"], tuple([ev] if isinstance(ev, str) else ev),
-                                r.get("file")))
+            ev = [ev] if isinstance(ev, str) else list(ev)
+            file = r.get("file")
+            out.append(Question(str(r["id"]), r["question"], tuple(ev + restatements(ev, file)), file))
     return out
+
+
+def restatements(evidence: Sequence[str], file: str | None) -> list[str]:
+    """The sentences of ``file`` (an ISW report) that restate an evidence string but are not it."""
+    path = ISW_DIR / file if file else None
+    if not evidence or path is None or not path.exists():
+        return []
+    wanted = [norm(e) for e in evidence]
+    bags = [_words(e) for e in wanted]
+    out: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        for sentence in sentencex.segment("en", norm(line)):
+            s = sentence.strip()
+            if s and s not in out and not any(s in e or e in s for e in wanted) and any(
+                    _restates(_words(s), b) for b in bags):
+                out.append(s)
+    return out
+
+
+def _words(text: str) -> tuple[list[str], list[str]]:
+    words = words_of(text)
+    return words, [w for w in words if w not in FUNCTION_WORDS]
+
+
+def _restates(a: tuple[list[str], list[str]], b: tuple[list[str], list[str]]) -> bool:
+    """A run of RESTATED of the longer one's words, over all words or over the other words."""
+    for n, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x and y and (n == 0 or min(len(x), len(y)) >= REPEAT_MIN_WORDS):
+            run = SequenceMatcher(None, x, y, autojunk=False).find_longest_match(0, len(x), 0, len(y)).size
+            if run >= RESTATED * max(len(x), len(y)):
+                return True
+    return False
 
 
 def load_offtopic(path: Path = OFFTOPIC_QUESTIONS) -> list[tuple[str, str]]:
