@@ -281,7 +281,11 @@ def markdown(r: dict[str, Any], pngs: list[str]) -> str:
             "(markdown links/emphasis dropped, comma runs and whitespace collapsed). Quote hit@1: the first quote "
             "contains an evidence string, **or** the quote and an evidence string share a contiguous run of at "
             "least 60% of that evidence string's characters (quotes are capped at 400 characters). Baselines' "
-            "quote: the first 400 characters of their first passage.",
+            "quote: the first 400 characters of their first passage. A sentence of the question's own report "
+            "that restates an evidence string (a \"Key Takeaways\" copy with a word changed: the two share a run, "
+            "in order, of at least 80% of the longer one's words, all words or all but function words; "
+            "`bench/isw.py`) counts as evidence too, for every system (this gives 1 of the 102 questions, `iswb-24`, "
+            "a second evidence string).",
             "",
             "Both sets together:",
             "",
