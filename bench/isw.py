@@ -52,8 +52,9 @@ class Question:
 
     id: str
     question: str
-    evidence: tuple[str, ...]
+    evidence: tuple[str, ...]  # as labelled, then its restatements in the same report
     file: str | None
+    labelled: int = 1  # how many of ``evidence`` the question file gives
 
 
 def corpus_files(quick: bool = False) -> list[Path]:
@@ -89,7 +90,8 @@ def load_questions(path: Path = ISW_QUESTIONS) -> list[Question]:
             ev = r.get("evidence") or []
             ev = [ev] if isinstance(ev, str) else list(ev)
             file = r.get("file")
-            out.append(Question(str(r["id"]), r["question"], tuple(ev + restatements(ev, file)), file))
+            out.append(Question(str(r["id"]), r["question"], tuple(ev + restatements(ev, file)), file,
+                                len(ev)))
     return out
 
 

@@ -152,4 +152,5 @@ def run_isw(work: Path, store: Path, files: Sequence[Path], *, log: Log) -> dict
                          for k in (1, 5)}
     return {"systems": results, "sets": {name: {"n": len(set_qs), "n_offtopic": len(set_off), "systems": per_set[name]}
                                          for name, set_qs, set_off in sets},
-            "margins": margins, "n": len(qs), "n_offtopic": len(off), "reports": len(catalog.visible), **extra}
+            "margins": margins, "n": len(qs), "n_offtopic": len(off), "reports": len(catalog.visible),
+            "restated": [q.id for q in qs if len(q.evidence) > q.labelled], **extra}

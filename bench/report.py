@@ -284,8 +284,9 @@ def markdown(r: dict[str, Any], pngs: list[str]) -> str:
             "quote: the first 400 characters of their first passage. A sentence of the question's own report "
             "that restates an evidence string (a \"Key Takeaways\" copy with a word changed: the two share a run, "
             "in order, of at least 80% of the longer one's words, all words or all but function words; "
-            "`bench/isw.py`) counts as evidence too, for every system (this gives 1 of the 102 questions, `iswb-24`, "
-            "a second evidence string).",
+            "`bench/isw.py`) counts as evidence too, for every system"
+            + (f" (questions with such a restatement: {len(iw['restated'])} of {iw['n']}, "
+               + ", ".join(f"`{q}`" for q in iw["restated"]) + ")." if iw.get("restated") else "."),
             "",
             "Both sets together:",
             "",
