@@ -15,6 +15,7 @@ from .common import paired_bootstrap, ranked_metrics
 from .systems import (
     BM25System,
     BriefbotSystem,
+    ExactSearch,
     LangChainSystem,
     chunk_passages,
     hf_embeddings,
@@ -82,21 +83,34 @@ def run_squad(work: Path, *, quick: bool, n: int | None, log: Log) -> dict[str, 
         (BM25System("BM25 (1000-char chunks)", chunk_passages(chunks)), gold_raw),
         (BM25System("BM25 (paragraphs)", paragraph_passages(sources)), gold_raw),
     ]
-    results = {}
+    results, lc_exact = {}, {}
     for system, gold in systems:
         log(f"SQuAD: {system.name} on {len(qs)} questions ...")
         got = squad.evaluate(system, qs, gold=gold, rows=True)
-        _dump(work / f"squad-{system.name.replace(' ', '_')}.jsonl", got.pop("rows"))
+        rows = got.pop("rows")
+        _dump(work / f"squad-{system.name.replace(' ', '_')}.jsonl", rows)
         results[system.name] = got
         log(f"  hit@1 {got['hit1']:.3f} hit@5 {got['hit5']:.3f} quote {got['quote_hit1']:.3f} "
             f"held-out refused {got['heldout_refused']:.3f} false refusals {got['false_refusal']:.3f}")
+        if system is lc:
+            exact = squad.evaluate(ExactSearch(lc), present, gold=gold, rows=True)
+            approx = {x.qid: x.rank for x in rows}
+            lc_exact = _exact_summary(exact, approx)
     chunk_count, sentence_count = svc.store.counts()
     return {
         "systems": results, "n": len(present), "n_heldout": len(absent), "articles_in_store": len(arts),
         "held_out": sorted(squad.held_out_ids()), "paragraphs": sum(len(x.paragraphs) for x in arts),
         "unlocated": gold_bb.unlocated, "bb_chunks": chunk_count, "bb_sentences": sentence_count,
-        "lc_chunks": len(chunks), "bb_ingest_s": bb_ingest, "lc_ingest_s": lc_ingest,
+        "lc_chunks": len(chunks), "bb_ingest_s": bb_ingest, "lc_ingest_s": lc_ingest, "lc_exact": lc_exact,
     }
+
+
+def _exact_summary(exact: dict[str, Any], approx_ranks: dict[str, int]) -> dict[str, Any]:
+    """hit@1 and hit@5 of plain LangChain's collection searched exactly, and how many questions
+    rank their first hit differently there than through the HNSW graph."""
+    rows = exact.pop("rows")
+    return {"hit1": exact["hit1"], "hit5": exact["hit5"], "n": len(rows),
+            "rank_differs": sum(x.rank != approx_ranks.get(x.qid) for x in rows)}
 
 
 def run_isw(work: Path, store: Path, files: Sequence[Path], *, log: Log) -> dict[str, Any]:
@@ -124,6 +138,7 @@ def run_isw(work: Path, store: Path, files: Sequence[Path], *, log: Log) -> dict
     per_set: dict[str, dict[str, Any]] = {name: {} for name, _, _ in sets}
     ranks: dict[str, list[int]] = {}
     extra: dict[str, Any] = {}
+    extra_lc: dict[str, Any] = {}
     for system in systems:
         log(f"ISW: {system.name} on {len(qs)} questions + {len(off)} off-topic ...")
         got = isw.evaluate(system, qs, off, rows=True)
@@ -132,6 +147,8 @@ def run_isw(work: Path, store: Path, files: Sequence[Path], *, log: Log) -> dict
         _dump(work / f"isw-{system.name.replace(' ', '_')}.jsonl", rows)
         if system.name == "briefbot":
             extra = {"missed": [x.qid for x in rows if x.rank == 0], "offtopic_answered": answered_off}
+        if isinstance(system, LangChainSystem):
+            extra_lc = _exact_summary(isw.evaluate(ExactSearch(system), qs, [], rows=True), {x.qid: x.rank for x in rows})
         results[system.name] = got
         ranks[system.name] = [x.rank for x in rows]
         for name, set_qs, set_off in sets:
@@ -153,4 +170,4 @@ def run_isw(work: Path, store: Path, files: Sequence[Path], *, log: Log) -> dict
     return {"systems": results, "sets": {name: {"n": len(set_qs), "n_offtopic": len(set_off), "systems": per_set[name]}
                                          for name, set_qs, set_off in sets},
             "margins": margins, "n": len(qs), "n_offtopic": len(off), "reports": len(catalog.visible),
-            "restated": [q.id for q in qs if len(q.evidence) > q.labelled], **extra}
+            "restated": [q.id for q in qs if len(q.evidence) > q.labelled], "lc_exact": extra_lc, **extra}

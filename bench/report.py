@@ -95,6 +95,17 @@ def _value(key: str, v: float | None) -> str:
     return f"{v:.2f}"
 
 
+def _exact_line(exact: dict[str, Any] | None) -> list[str]:
+    """What plain LangChain's figures would be with its collection searched exactly (bench/systems.py)."""
+    if not exact:
+        return []
+    return [f"plain LangChain searches Chroma's approximate HNSW graph (its defaults: ef_search 100), which "
+            "misses some true neighbours and is built differently each time the same chunks are added, so its "
+            "figures can move by a question or two between runs. The same collection searched exactly (every "
+            f"vector compared): hit@1 {exact['hit1']:.3f}, hit@5 {exact['hit5']:.3f}; "
+            f"{exact['rank_differs']} of {exact['n']} questions rank their first hit differently there.", ""]
+
+
 def _system_rows(systems: dict[str, Any], cols: list[tuple[str, str, str]]) -> list[str]:
     head = "| system | " + " | ".join(c[1] for c in cols) + " |"
     out = [head, "|" + "---|" * (len(cols) + 1)]
@@ -255,6 +266,7 @@ def markdown(r: dict[str, Any], pngs: list[str]) -> str:
             "LangChain 0.653 / 0.879 / 0.741, bm25s over paragraphs 0.812 / 0.951 / 0.867, dense+bm25 RRF over "
             "paragraphs 0.779 / 0.963 / 0.855 (hit@1 / hit@5 / MRR@5).",
             "",
+            *_exact_line(sq.get("lc_exact")),
         ]
     iw = r.get("isw")
     lines += ["## ISW", ""]
@@ -308,6 +320,7 @@ def markdown(r: dict[str, Any], pngs: list[str]) -> str:
             "DESIGN.md's ISW anchors come from a different, unpublished question set (plain LangChain 0.58 / 0.77, "
             "bm25s over chunks 0.73 / 0.88 hit@1 / hit@5); compare within these tables.",
             "",
+            *_exact_line(iw.get("lc_exact")),
         ]
         if iw.get("missed"):
             lines += ["Questions briefbot misses in its top 5: " + ", ".join(f"`{q}`" for q in iw["missed"]) + ".", ""]

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .common import K, model_path
 
 
@@ -120,6 +122,32 @@ class LangChainSystem:
             start = int(d.metadata.get("start_index", -1))
             hits.append(Hit(str(d.metadata.get("doc")), start, start + len(d.page_content), d.page_content,
                             d.page_content[:BASELINE_QUOTE]))
+        return Result(True, hits)
+
+
+class ExactSearch:
+    """Plain LangChain's collection searched exactly: the question's vector against every stored one
+    (Chroma's own metric, L2), where ``similarity_search`` walks Chroma's approximate HNSW graph
+    (its defaults: ef_search 100), which misses some true neighbours and is built differently each
+    time the same chunks are added. Shows how much of the baseline's figure is that approximation."""
+
+    name = "plain LangChain, exact search"
+
+    def __init__(self, lc: LangChainSystem) -> None:
+        got = lc.vs.get(include=["embeddings", "documents", "metadatas"])
+        self.vectors = np.asarray(got["embeddings"], dtype=np.float32)
+        self.texts: list[str] = list(got["documents"])
+        self.metas: list[dict[str, Any]] = list(got["metadatas"])
+        self.embeddings = lc.vs.embeddings
+
+    def ask(self, question: str, k: int = K) -> Result:
+        """The ``k`` nearest chunks, ties by storage order: never refuses."""
+        v = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+        order = np.argsort(((self.vectors - v) ** 2).sum(axis=1), kind="stable")[:k]
+        hits = []
+        for i in order:
+            start, text = int(self.metas[i].get("start_index", -1)), self.texts[i]
+            hits.append(Hit(str(self.metas[i].get("doc")), start, start + len(text), text, text[:BASELINE_QUOTE]))
         return Result(True, hits)
 
 
