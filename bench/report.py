@@ -82,7 +82,7 @@ def _met(key: str, value: float | None) -> str:
     if ok:
         return "**met**"
     gap = bound - value if op == ">=" else value - bound
-    return f"missed by {gap:.3g}"
+    return f"missed by {gap:,.0f}" if gap >= 100 else f"missed by {gap:.3g}"
 
 
 def _value(key: str, v: float | None) -> str:
