@@ -14,8 +14,29 @@ _MONTHS |= {name.lower(): n for n, name in enumerate(calendar.month_abbr) if nam
 _MONTHS["sept"] = 9
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_YEAR = r"(?:19|20)\d(?:[1-9]|0(?![’']?s\b))"  # not a decade: "the late 1950s", "the 1990's"
+# Parts of a year: quarters, halves, seasons (the northern hemisphere's, by meteorological months),
+# and its early / mid / late third, as the months they span.
+_QUARTERS = {"1": 1, "first": 1, "1st": 1, "2": 2, "second": 2, "2nd": 2, "3": 3, "third": 3, "3rd": 3,
+             "4": 4, "fourth": 4, "4th": 4, "last": 4, "final": 4}
+_HALVES = {"1": 1, "first": 1, "1st": 1, "2": 2, "second": 2, "2nd": 2, "latter": 2}
+_SEASONS = {"spring": (3, 5), "summer": (6, 8), "fall": (9, 11), "autumn": (9, 11), "winter": (12, 2)}
+_THIRDS = {"early": (1, 4), "beginning of": (1, 4), "start of": (1, 4), "mid": (5, 8), "middle of": (5, 8),
+           "late": (9, 12), "end of": (9, 12)}
 _PATTERN = re.compile(
     rf"\b(?P<iso>(?:19|20)\d\d-[01]\d-[0-3]\d)\b"
+    # Numeric dates: "14.03.2023" day first, "3/14/2023" and "14-03-2023" either way (both readings
+    # when both numbers could be the month), "2023/03/14" year first.
+    rf"|\b(?P<ymd>{_YEAR})(?P<ysep>[./])(?P<ym>[01]?\d)(?P=ysep)(?P<yd>[0-3]?\d)\b(?![./-]\d)"
+    rf"|\b(?P<n1>[0-3]?\d)(?P<nsep>[./-])(?P<n2>[0-3]?\d)(?P=nsep)(?P<nyear>(?:19|20)?\d\d)\b(?![./-]\d)"
+    rf"|\b(?:Q(?P<q>[1-4])|(?P<qword>first|second|third|fourth|1st|2nd|3rd|4th|last|final)\s+quarter)"
+    rf"(?:(?:\s+of)?[\s,/-]+(?P<qyear>{_YEAR}))?\b"
+    rf"|\b(?:H(?P<h>[12])|(?P<hword>first|second|1st|2nd|latter)\s+half)(?:\s+of)?[\s,/-]+(?P<hyear>{_YEAR})\b"
+    # A season names a year ("summer 2022", "the winter of 2022-23"), or follows "in" or "during"
+    # ("in the spring"): "Did Bakhmut fall?" names no autumn.
+    rf"|\b(?P<sprep>(?:in|during|over|through|throughout)\s+(?:the\s+)?)?(?P<season>spring|summer|fall|autumn|winter)"
+    rf"(?:(?:\s+of)?,?\s+(?P<syear>{_YEAR})(?:\s*[-–/]\s*(?P<syear2>(?:19|20)?\d\d)\b)?)?\b(?![-–]\w)"
+    rf"|\b(?P<third>early|mid|middle of|late|end of|beginning of|start of)[\s-]+(?P<tyear>{_YEAR})\b(?![-–]\d)"
     rf"|\b(?P<dday>{_DAY})(?:\s*(?:-|–|to|through|and)\s*(?:the\s+)?(?P<dday2>{_DAY}))?"
     rf"(?P<of>\s+of)?\s+(?P<dmonth>{_MONTH})\b\.?(?:,?\s+(?P<dyear>(?:19|20)\d\d)\b)?"
     rf"|\b(?:(?P<part>early|mid|late|end of|beginning of|start of)[\s-]+)?(?P<month>{_MONTH})\.?"
@@ -23,7 +44,7 @@ _PATTERN = re.compile(
     rf"(?:,?\s+(?P<year>(?:19|20)\d\d))?\b"
     rf"|\b(?:(?:(?P<between_years>between)|(?P<in_years>from|in|during|of))\s+)?(?P<first_year>(?:19|20)\d\d)\s*(?:-|–|—"
     rf"|\s(?:to|until|till|through)\s|(?(between_years)\sand\s|(?!)))\s*(?P<last_year>(?:19|20)?\d\d)\b(?![-–]\d)"
-    rf"|\b(?:in|during|of|since|from)\s+(?P<only_year>(?:19|20)\d\d)\b",
+    rf"|\b(?:in|during|of|since|from)\s+(?P<only_year>{_YEAR})\b",
     re.IGNORECASE,
 )
 # Reports describe the previous days' events, so a window reaches this many days past its end.
@@ -103,6 +124,9 @@ def _dates(question: str) -> Iterator[re.Match[str]]:
             continue  # "may" is far more often the verb, but not in "from March to may"
         if (m.group("dmonth") or "").lower() == "may" and not (m.group("dyear") or m.group("of")):
             continue  # "5 may be", not "5 May"
+        if m.group("season") and not (m.group("syear") or m.group("sprep")) \
+                or m.group("qword") and not m.group("qyear"):
+            continue  # "Did Bakhmut fall?"; "the first quarter" of what
         yield m
         before = m
 
@@ -137,14 +161,15 @@ def windows(question: str) -> list[Window]:
     spans: list[tuple[int, int]] = []  # where in the question each window's words are
     before = None
     for m in _dates(question):
-        w = _window(question, m)
-        if w is None:
+        named = _windows_of(question, m)
+        if not named:
             continue
-        if out and before is not None and _joined(question, before, m) and (joined := _range(out[-1], w)):
+        if len(named) == 1 and out and before is not None and _joined(question, before, m) \
+                and (joined := _range(out[-1], named[0])):
             out[-1], spans[-1] = joined, (spans[-1][0], m.end())
         else:
-            out.append(w)
-            spans.append(m.span())
+            out += named
+            spans += [m.span()] * len(named)
         before = m
     for n in range(len(out) - 2, -1, -1):  # "in March and May 2023": the list's year is March's too
         w, after = out[n], out[n + 1]
@@ -154,11 +179,73 @@ def windows(question: str) -> list[Window]:
     return out
 
 
-def _window(question: str, m: re.Match[str]) -> Window | None:
-    """The span one date match names, opened by a word before it ("since", "before", …)."""
+def _windows_of(question: str, m: re.Match[str]) -> list[Window]:
+    """The spans one date match names (two for "3/4/2023" or "winter 2023", which read two ways),
+    opened by a word before it ("since", "before", …)."""
     reach_word = _REACH.search(question, 0, m.start())
     way = "since" if m.group(0).lower().startswith("since") else (reach_word.group("way").lower() if reach_word else "")
     reach = _REACHES.get(way, "until" if way else "")
+    if m.group("ymd") or m.group("n1"):
+        return [w for w in _numeric(m, reach) if w is not None]
+    if m.group("season"):
+        return _season(m, reach)
+    if m.group("q") and not m.group("qyear"):  # "from Q1 to Q3 2023": the range lends it a year
+        quarter = int(m.group("q"))
+        return [Window(None, (3 * quarter - 2, 1), (3 * quarter, calendar.monthrange(2023, 3 * quarter)[1]))]
+    if m.group("qyear") or m.group("hyear") or m.group("tyear"):
+        if m.group("qyear"):
+            quarter = _QUARTERS[(m.group("q") or m.group("qword")).lower()]
+            year, months = int(m.group("qyear")), (3 * quarter - 2, 3 * quarter)
+        elif m.group("hyear"):
+            half = _HALVES[(m.group("h") or m.group("hword")).lower()]
+            year, months = int(m.group("hyear")), (6 * half - 5, 6 * half)
+        else:
+            year, months = int(m.group("tyear")), _THIRDS[" ".join(m.group("third").lower().split())]
+        return [Window(year, (months[0], 1), (months[1], calendar.monthrange(year, months[1])[1]), reach)]
+    w = _window(m, reach)
+    return [w] if w is not None else []
+
+
+def _numeric(m: re.Match[str], reach: str) -> list[Window | None]:
+    """"2023/03/14", "14.03.2023", "14-03-23", "3/14/2023"; "3/4/2023" is March 4 or April 3."""
+    if m.group("ymd"):
+        return [_day_window(int(m.group("ymd")), int(m.group("ym")), int(m.group("yd")), reach)]
+    a, b, year_text = int(m.group("n1")), int(m.group("n2")), m.group("nyear")
+    year = int(year_text) if len(year_text) == 4 else 2000 + int(year_text)
+    if m.group("nsep") == "." or a > 12:  # dots: day first, as where they are written
+        return [_day_window(year, b, a, reach) if b <= 12 else _day_window(year, a, b, reach)]
+    if b > 12 or a == b:
+        return [_day_window(year, a, b, reach)]
+    return [_day_window(year, a, b, reach), _day_window(year, b, a, reach)]
+
+
+def _day_window(year: int, month: int, day: int, reach: str) -> Window | None:
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
+        return None
+    return Window(year, (month, day), (month, day), reach)
+
+
+def _season(m: re.Match[str], reach: str) -> list[Window]:
+    """A season's months; winter runs from December into the next year: "winter 2022-23" is December
+    2022 to February 2023, and "winter 2023" reads both ways (its January and February, and the winter
+    that begins in its December)."""
+    first, last = _SEASONS[m.group("season").lower()]
+    if not m.group("syear"):
+        return [Window(None, (first, 1), (last, 29 if last == 2 else calendar.monthrange(2023, last)[1]))]
+    year = int(m.group("syear"))
+    if first <= last:
+        return [Window(year, (first, 1), (last, calendar.monthrange(year, last)[1]), reach)]
+    later = m.group("syear2")
+    if later:
+        end_year = int(later) if len(later) == 4 else year // 100 * 100 + int(later)
+        if end_year == year + 1:
+            return [Window(year, (12, 1), (2, calendar.monthrange(end_year, 2)[1]), reach, end_year)]
+    return [Window(year, (1, 1), (2, calendar.monthrange(year, 2)[1]), reach),
+            Window(year, (12, 1), (2, calendar.monthrange(year + 1, 2)[1]), reach, year + 1)]
+
+
+def _window(m: re.Match[str], reach: str) -> Window | None:
+    """The span a day, month or year match names."""
     if m.group("only_year"):
         return Window(int(m.group("only_year")), (1, 1), (12, 31), reach)
     if m.group("first_year"):

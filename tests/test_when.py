@@ -113,6 +113,15 @@ def test_a_range_is_one_period(desk: Briefbot) -> None:
     assert [p.title for p in summary.passages] == ["Assessment, April 10", "Assessment, April 24"]
 
 
+def test_numeric_dates_and_parts_of_a_year_are_periods(desk: Briefbot) -> None:
+    assert desk.ask("What happened in Kherson on 10.04.2023?").passages[0].title == "Assessment, April 10"
+    assert desk.ask("What happened in Kherson on 4/24/2023?").passages[0].title == "Assessment, April 24"
+    # Asked without a period, March 1 ranks first (test_the_latest_comes_from_the_last_days_reports).
+    assert desk.ask("What happened in Kherson in Q2 2023?").passages[0].title == "Assessment, April 10"
+    late = desk.ask("What happened in Kherson in the second half of 2023?")
+    assert not late.answered and "2023-04-24" in late.message  # after the newest report
+
+
 def test_a_range_over_the_new_year() -> None:
     winter = windows("What happened from November 2022 to February 2023?")[0]
     assert winter.span() == ("2022-11-01", "2023-02-28")
@@ -191,6 +200,35 @@ def test_which_questions_ask_for_the_latest() -> None:
     ("What happened between 1 and 5 March 2022?", [Window(2022, (3, 1), (3, 5))]),
     ("from the 1st to the 5th of March 2023", [Window(2023, (3, 1), (3, 5))]),
     ("on 3–10 May 2023", [Window(2023, (5, 3), (5, 10))]),
+    # Numeric dates: dots day first; slashes and dashes either way, both when both could be the month.
+    ("What happened on 14.03.2023?", [Window(2023, (3, 14), (3, 14))]),
+    ("on 1.5.2023", [Window(2023, (5, 1), (5, 1))]),
+    ("on 14-03-23", [Window(2023, (3, 14), (3, 14))]),
+    ("on 3-5-2022", [Window(2022, (3, 5), (3, 5)), Window(2022, (5, 3), (5, 3))]),
+    ("on 3/14/2023", [Window(2023, (3, 14), (3, 14))]),
+    ("on 14/03/2023", [Window(2023, (3, 14), (3, 14))]),
+    ("on 3/4/2023", [Window(2023, (3, 4), (3, 4)), Window(2023, (4, 3), (4, 3))]),
+    ("on 2023/03/14", [Window(2023, (3, 14), (3, 14))]),
+    ("on 31.02.2023 or in version 1.2.3", []),
+    # Parts of a year.
+    ("in Q1 2023", [Window(2023, (1, 1), (3, 31))]),
+    ("in the fourth quarter of 2022", [Window(2022, (10, 1), (12, 31))]),
+    ("from Q1 to Q3 2023", [Window(2023, (1, 1), (9, 30))]),
+    ("the first quarter of the match", []),
+    ("in H1 2023", [Window(2023, (1, 1), (6, 30))]),
+    ("in the second half of 2022", [Window(2022, (7, 1), (12, 31))]),
+    ("in early 2023", [Window(2023, (1, 1), (4, 30))]),
+    ("mid-2022", [Window(2022, (5, 1), (8, 31))]),
+    ("since late 2022", [Window(2022, (9, 1), (12, 31), "later")]),
+    ("by the end of 2022", [Window(2022, (9, 1), (12, 31))]),
+    ("during summer 2022", [Window(2022, (6, 1), (8, 31))]),
+    ("in the spring of 2023", [Window(2023, (3, 1), (5, 31))]),
+    ("in the summer and fall of 2022", [Window(2022, (6, 1), (8, 31)), Window(2022, (9, 1), (11, 30))]),
+    ("the winter of 2022-23", [Window(2022, (12, 1), (2, 28), end_year=2023)]),
+    ("winter 2023", [Window(2023, (1, 1), (2, 28)), Window(2023, (12, 1), (2, 29), end_year=2024)]),  # both readings
+    ("in the winter", [Window(None, (12, 1), (2, 29))]),
+    ("from fall 2022 to spring 2023", [Window(2022, (9, 1), (5, 31), end_year=2023)]),
+    ("Did Bakhmut fall? What of its spring offensive?", []),  # the verb, and no period
 ])
 def test_the_periods_a_question_names(question: str, named: list[Window]) -> None:
     assert windows(question) == named
