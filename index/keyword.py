@@ -26,6 +26,8 @@ import Stemmer
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from .when import RECENT
+
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"\w+")
 # bm25s ships Lucene's 33 English stop words; questions also lean on question words, auxiliaries
@@ -69,8 +71,8 @@ def tokenize(text: str) -> list[str]:
 
 def question_words(question: str) -> list[tuple[str, str]]:
     """``(word, token)`` for each word of a question ``tokenize`` keeps, but those that only frame it
-    (see FRAMING)."""
-    return [(w, _stem(w)) for w in _TOKEN.findall(question.lower())
+    (see FRAMING) or ask for the newest reporting ("these days", "the past few days": when.RECENT)."""
+    return [(w, _stem(w)) for w in _TOKEN.findall(RECENT.sub(" ", question).lower())
             if w not in _STOP and w not in FRAMING and len(w) < 40]
 
 

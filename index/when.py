@@ -55,10 +55,13 @@ LAG_DAYS = 3
 # March 21" ask for that day.
 _REACH = re.compile(r"\b(?P<way>since|after|before|prior to|until|till|up to|through)\s+(?:the\s+)?$", re.IGNORECASE)
 _REACHES = {"since": "later", "after": "later", "before": "earlier", "prior to": "earlier"}
-# Words asking for the newest reporting, which a desk asks for more than any date.
-_RECENT = re.compile(
+# Words asking for the newest reporting, which a desk asks for more than any date. Not "the last days"
+# or "the last weeks" (of a siege, of a campaign): "the last few days" and "last week" are recent.
+RECENT = re.compile(
     r"\b(?:latest|newest|most recent|lately|recently|currently|right now|now|today|these days|this week"
-    r"|at the moment|at present)\b",
+    r"|at the moment|at present|yesterday|(?:this\s+)?past\s+(?:(?:few|couple\s+of|several)\s+)?(?:days|weeks?)"
+    r"|last\s+(?:few|couple\s+of|several)\s+(?:days|weeks)|last\s+week|recent\s+(?:days|weeks)"
+    r"|(?:past|last)\s+(?:24|48|72)\s+hours)\b",
     re.IGNORECASE,
 )
 # "The latest" is the reports of this many days up to the newest report in the store: a week of a
@@ -302,7 +305,7 @@ def _range(first: Window, last: Window) -> Window | None:
 def latest_since(question: str, newest: Callable[[], str | None]) -> str | None:
     """The first report date of "the latest" (RECENT_DAYS up to ``newest()``, the newest report's
     date) when the question asks for the latest reporting and names no period; None otherwise."""
-    last = newest() if _RECENT.search(question) and not windows(question) else None
+    last = newest() if RECENT.search(question) and not windows(question) else None
     try:
         return (date.fromisoformat(last[:10]) - timedelta(days=RECENT_DAYS)).isoformat() if last else None
     except ValueError:

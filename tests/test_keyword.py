@@ -253,3 +253,11 @@ def test_a_question_with_a_name_spelt_otherwise_is_answered(settings: Settings, 
     assert answer.answered and all("Kharkiv" in p.text for p in answer.passages[:2])
     service.searcher.words = frozenset()  # no vocabulary: "Kharkov" is just a word no report holds
     assert not service.ask("What about Kharkov?").answered
+
+
+def test_words_that_ask_for_the_newest_reporting_are_no_subject() -> None:
+    from index.keyword import question_tokens
+
+    assert question_tokens("Kherson over the past week") == question_tokens("Kherson") == ["kherson"]
+    assert question_tokens("What is Wagner doing these days, right now?") == ["wagner"]
+    assert question_tokens("What happened in the last days of Azovstal?") == ["last", "day", "azovst"]

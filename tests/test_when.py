@@ -36,7 +36,8 @@ def test_the_latest_comes_from_the_last_days_reports(desk: Briefbot) -> None:
     # Asked without "latest", March's report (Kherson, again and again) is the best match.
     assert desk.ask("What about Kherson?").passages[0].title == "Assessment, March 1"
     for question in ("What is the latest on Kherson?", "What's happening in Kherson now?",
-                     "Kherson: anything new recently?"):
+                     "Kherson: anything new recently?", "Kherson over the past week",
+                     "What has happened in Kherson in the last few days?"):
         answer = desk.ask(question)
         assert answer.answered, question
         assert answer.passages[0].title == "Assessment, April 24", question
@@ -147,10 +148,14 @@ def test_which_questions_ask_for_the_latest() -> None:
     newest = "2023-04-24"
     start = f"2023-04-{24 - RECENT_DAYS:02d}"
     for question in ("What is the latest on Kherson?", "Where is Wagner fighting now?", "Who commands the VDV currently?",
-                     "What has Prigozhin said recently?", "Any news this week?", "the most recent strikes on Odesa"):
+                     "What has Prigozhin said recently?", "Any news this week?", "the most recent strikes on Odesa",
+                     "What did Russia strike yesterday?", "Kherson over the past week", "Wagner in recent days",
+                     "What did Prigozhin say last week?", "strikes in the past 24 hours", "the last couple of weeks"):
         assert latest_since(question, lambda: newest) == start, question
     for question in ("What did Xi commit to?", "What happened in Kherson in November 2022?", "Who knows?",
-                     "Was the recentralisation of command announced?"):
+                     "Was the recentralisation of command announced?", "What happened in the last days of Azovstal?",
+                     "the last weeks of the Kharkiv counteroffensive", "the past of Crimea",
+                     "What happened in the last week of February 2023?"):
         assert latest_since(question, lambda: newest) is None, question
     assert latest_since("What is the latest?", lambda: None) is None  # no dated report in the store
     assert latest_since("What is the latest?", lambda: "sometime") is None
