@@ -192,19 +192,14 @@ def _windows_of(question: str, m: re.Match[str]) -> list[Window]:
         return [w for w in _numeric(m, reach) if w is not None]
     if m.group("season"):
         return _season(m, reach)
-    if m.group("q") and not m.group("qyear"):  # "from Q1 to Q3 2023": the range lends it a year
-        quarter = int(m.group("q"))
-        return [Window(None, (3 * quarter - 2, 1), (3 * quarter, calendar.monthrange(2023, 3 * quarter)[1]))]
-    if m.group("qyear") or m.group("hyear") or m.group("tyear"):
-        if m.group("qyear"):
-            quarter = _QUARTERS[(m.group("q") or m.group("qword")).lower()]
-            year, months = int(m.group("qyear")), (3 * quarter - 2, 3 * quarter)
-        elif m.group("hyear"):
-            half = _HALVES[(m.group("h") or m.group("hword")).lower()]
-            year, months = int(m.group("hyear")), (6 * half - 5, 6 * half)
-        else:
-            year, months = int(m.group("tyear")), _THIRDS[" ".join(m.group("third").lower().split())]
-        return [Window(year, (months[0], 1), (months[1], calendar.monthrange(year, months[1])[1]), reach)]
+    if m.group("q") or m.group("qword"):  # "Q1" alone: "from Q1 to Q3 2023", the range lends it a year
+        quarter = _QUARTERS[(m.group("q") or m.group("qword")).lower()]
+        return [_months(int(m.group("qyear")) if m.group("qyear") else None, 3 * quarter - 2, 3 * quarter, reach)]
+    if m.group("hyear"):
+        half = _HALVES[(m.group("h") or m.group("hword")).lower()]
+        return [_months(int(m.group("hyear")), 6 * half - 5, 6 * half, reach)]
+    if m.group("tyear"):
+        return [_months(int(m.group("tyear")), *_THIRDS[" ".join(m.group("third").lower().split())], reach)]
     w = _window(m, reach)
     return [w] if w is not None else []
 
@@ -233,18 +228,20 @@ def _season(m: re.Match[str], reach: str) -> list[Window]:
     2022 to February 2023, and "winter 2023" reads both ways (its January and February, and the winter
     that begins in its December)."""
     first, last = _SEASONS[m.group("season").lower()]
-    if not m.group("syear"):
-        return [Window(None, (first, 1), (last, 29 if last == 2 else calendar.monthrange(2023, last)[1]))]
-    year = int(m.group("syear"))
-    if first <= last:
-        return [Window(year, (first, 1), (last, calendar.monthrange(year, last)[1]), reach)]
+    year = int(m.group("syear")) if m.group("syear") else None
+    if first <= last or year is None:  # a winter of any year runs over the new year (Window.contains)
+        return [_months(year, first, last, reach)]
     later = m.group("syear2")
-    if later:
-        end_year = int(later) if len(later) == 4 else year // 100 * 100 + int(later)
-        if end_year == year + 1:
-            return [Window(year, (12, 1), (2, calendar.monthrange(end_year, 2)[1]), reach, end_year)]
-    return [Window(year, (1, 1), (2, calendar.monthrange(year, 2)[1]), reach),
-            Window(year, (12, 1), (2, calendar.monthrange(year + 1, 2)[1]), reach, year + 1)]
+    if later and (int(later) if len(later) == 4 else year // 100 * 100 + int(later)) == year + 1:
+        return [_months(year, 12, 2, reach, year + 1)]
+    return [_months(year, 1, 2, reach), _months(year, 12, 2, reach, year + 1)]
+
+
+def _months(year: int | None, first: int, last: int, reach: str = "", end_year: int | None = None) -> Window:
+    """From the first day of month ``first`` to the last of month ``last`` (in ``end_year`` when given;
+    a window of any year ends February on the 29th, and opens at neither end)."""
+    last_day = calendar.monthrange(end_year or year or 2024, last)[1]
+    return Window(year, (first, 1), (last, last_day), reach if year is not None else "", end_year)
 
 
 def _window(m: re.Match[str], reach: str) -> Window | None:
