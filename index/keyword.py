@@ -26,7 +26,7 @@ import Stemmer
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from .when import RECENT
+from .recent import RECENT
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"\w+")
@@ -71,7 +71,7 @@ def tokenize(text: str) -> list[str]:
 
 def question_words(question: str) -> list[tuple[str, str]]:
     """``(word, token)`` for each word of a question ``tokenize`` keeps, but those that only frame it
-    (see FRAMING) or ask for the newest reporting ("these days", "the past few days": when.RECENT)."""
+    (see FRAMING) or ask for the newest reporting ("these days", "the past few days": recent.RECENT)."""
     return [(w, _stem(w)) for w in _TOKEN.findall(RECENT.sub(" ", question).lower())
             if w not in _STOP and w not in FRAMING and len(w) < 40]
 

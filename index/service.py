@@ -19,11 +19,12 @@ from .digest import Digest, asks_digest, digest, publisher_words
 from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, embed_questions, make_embedder
 from .errors import BriefbotError, NotFound, QuestionError, StoreUnavailable
 from .ingest import Ingesting
+from .recent import latest_since, resolve
 from .search import Searcher
 from .settings import Settings
 from .store import Store, make_client
 from .types import IN_ENGLISH, REFUSAL, Answer, Filters, Passage, ReportInfo
-from .when import latest_since, names_period, opens_at, too_late
+from .when import names_period, opens_at, too_late
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,9 @@ class Briefbot(Ingesting):
         if len(question) > (limit := self.settings.max_question_chars):
             raise QuestionError(f"That question is {len(question):,} characters; the limit is {limit:,}.")
         k, filters = k or self.settings.top_k, filters or Filters()
-        note, late, since = "", None, None
+        note, late, since, asked = "", None, None, question
         try:
+            question, read = resolve(question, self._newest)  # "last month": the month before the newest report
             found = self._digest(question, filters, offset + k)
             if found is not None and found.passages:  # else searched: a weekly report may cover the day
                 passages, p, note = found.passages, 1.0, found.note
@@ -95,12 +97,12 @@ class Briefbot(Ingesting):
                 if opened and opened > (filters.since or ""):
                     filters, note = replace(filters, after=opened), f"From the reports dated {opened} or later."
                 dated = filters.since or filters.until or filters.after
-                since = None if dated else latest_since(question, self._newest)
-                for scope in [replace(filters, since=since)] * bool(since) + [filters]:
+                starts = [] if dated else latest_since(question, self._newest)
+                for scope in [replace(filters, since=start) for start in starts] + [filters]:
                     passages, p = self._search(question, scope, offset + k, qvec, late=bool(late))
                     if p >= self.min_support:
                         break
-                since = since if scope.since else None
+                since = scope.since if starts else None
         except BriefbotError:
             raise
         except Exception as exc:  # chromadb raises plain exceptions when its server is away
@@ -115,14 +117,15 @@ class Briefbot(Ingesting):
                 found.note if found is not None and found.note else REFUSAL)
             if normalize.non_latin(question):
                 told = f"{told} {IN_ENGLISH}"
-            return Answer(question, False, told, took, support=round(p, 4))
+            return Answer(asked, False, f"{told} {read}".strip(), took, support=round(p, 4))
         shown = tuple(passages[offset:offset + k])
         message = note or f"{len(shown)} passage{'s' * (len(shown) != 1)} from the reports"
         if since:
             newest = self._newest()
             message = f"{message} of {since} to {newest} (the latest)"
             note = f"From the latest reports: {since} to {newest}."
-        return Answer(question, True, message if shown else "No more passages.", took, shown, round(p, 4), note)
+        note = f"{read} {note}".strip()
+        return Answer(asked, True, message if shown else "No more passages.", took, shown, round(p, 4), note)
 
     def _digest(self, question: str, filters: Filters, n: int) -> Digest | None:
         """A digest's passages when the question names no subject (see ``digest``), else None."""

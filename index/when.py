@@ -1,5 +1,5 @@
-"""Dates named in a question ("in late March 2022", "on August 18") as report-date windows, and the
-newest reporting a question asks for ("What is the latest on Kherson?")."""
+"""Dates named in a question ("in late March 2022", "on August 18") as report-date windows. (Periods
+relative to now, "the latest", "last month", are index/recent.py's.)"""
 
 from __future__ import annotations
 
@@ -55,18 +55,8 @@ LAG_DAYS = 3
 # March 21" ask for that day.
 _REACH = re.compile(r"\b(?P<way>since|after|before|prior to|until|till|up to|through)\s+(?:the\s+)?$", re.IGNORECASE)
 _REACHES = {"since": "later", "after": "later", "before": "earlier", "prior to": "earlier"}
-# Words asking for the newest reporting, which a desk asks for more than any date. Not "the last days"
-# or "the last weeks" (of a siege, of a campaign): "the last few days" and "last week" are recent.
-RECENT = re.compile(
-    r"\b(?:latest|newest|most recent|lately|recently|currently|right now|now|today|these days|this week"
-    r"|at the moment|at present|yesterday|(?:this\s+)?past\s+(?:(?:few|couple\s+of|several)\s+)?(?:days|weeks?)"
-    r"|last\s+(?:few|couple\s+of|several)\s+(?:days|weeks)|last\s+week|recent\s+(?:days|weeks)"
-    r"|(?:past|last)\s+(?:24|48|72)\s+hours)\b",
-    re.IGNORECASE,
-)
-# "The latest" is the reports of this many days up to the newest report in the store: a week of a
-# daily desk's assessments.
-RECENT_DAYS = 7
+# "The week of March 6": the seven days from that day.
+_WEEK_OF = re.compile(r"\bweek\s+(?:of|beginning|starting|commencing)\s+(?:the\s+)?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +178,9 @@ def _windows_of(question: str, m: re.Match[str]) -> list[Window]:
     reach_word = _REACH.search(question, 0, m.start())
     way = "since" if m.group(0).lower().startswith("since") else (reach_word.group("way").lower() if reach_word else "")
     reach = _REACHES.get(way, "until" if way else "")
-    if m.group("ymd") or m.group("n1"):
-        return [w for w in _numeric(m, reach) if w is not None]
+    if m.group("ymd") or m.group("n1") or m.group("iso") or m.group("dday") or m.group("day"):
+        days = [w for w in _numeric(m, reach) if w is not None] if m.group("ymd") or m.group("n1") else [_window(m, reach)]
+        return [_week(w) if _WEEK_OF.search(question, 0, m.start()) else w for w in days if w is not None]
     if m.group("season"):
         return _season(m, reach)
     if m.group("q") or m.group("qword"):  # "Q1" alone: "from Q1 to Q3 2023", the range lends it a year
@@ -215,6 +206,16 @@ def _numeric(m: re.Match[str], reach: str) -> list[Window | None]:
     if b > 12 or a == b:
         return [_day_window(year, a, b, reach)]
     return [_day_window(year, a, b, reach), _day_window(year, b, a, reach)]
+
+
+def _week(day: Window) -> Window:
+    """The seven days from a one-day window's day (into the next month or year as need be)."""
+    if day.start != day.end:
+        return day
+    end = date(day.year or 2023, *day.start) + timedelta(days=6)  # a window of any year: any non-leap year
+    if day.year is not None and end.year > day.year:
+        return Window(day.year, day.start, (end.month, end.day), day.reach, end_year=end.year)
+    return Window(day.year, day.start, (end.month, end.day), day.reach)
 
 
 def _day_window(year: int, month: int, day: int, reach: str) -> Window | None:
@@ -297,16 +298,6 @@ def _range(first: Window, last: Window) -> Window | None:
     if (start_year, first.start) > (end_year, last.end):
         return None
     return Window(start_year, first.start, last.end, end_year=end_year if end_year != start_year else None)
-
-
-def latest_since(question: str, newest: Callable[[], str | None]) -> str | None:
-    """The first report date of "the latest" (RECENT_DAYS up to ``newest()``, the newest report's
-    date) when the question asks for the latest reporting and names no period; None otherwise."""
-    last = newest() if RECENT.search(question) and not windows(question) else None
-    try:
-        return (date.fromisoformat(last[:10]) - timedelta(days=RECENT_DAYS)).isoformat() if last else None
-    except ValueError:
-        return None
 
 
 def opens_at(question: str) -> str | None:

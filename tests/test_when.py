@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from index import Briefbot, Filters, Settings
-from index.when import RECENT_DAYS, Window, latest_since, names_period, opens_at, windows
+from index.recent import RECENT_DAYS, latest_since, resolve
+from index.when import Window, names_period, opens_at, windows
 from tests.helpers import check_verbatim, write_md
 
 
@@ -87,6 +88,37 @@ def test_a_period_after_the_newest_report_is_answered_only_by_reports_that_name_
     assert not desk.ask("What happened in Kherson in May 2023?").answered  # "may" and "2023" are not "May 2023"
 
 
+def test_last_month_is_the_month_before_the_newest_report(desk: Briefbot) -> None:
+    answer = desk.ask("What happened in Kherson last month?")
+    assert answer.question == "What happened in Kherson last month?"
+    assert answer.passages[0].title == "Assessment, March 1"
+    assert answer.note == "Read “last month” as March 2023: the newest report is dated 2023-04-24."
+    check_verbatim(desk, answer)
+    this = desk.ask("What happened in Kherson this month?")
+    assert this.passages[0].title in ("Assessment, April 10", "Assessment, April 24")
+    assert not desk.ask("What happened in Kherson last year?").answered  # 2022: no report, none names it
+
+
+def test_the_latest_reaches_as_far_back_as_asked(desk: Briefbot) -> None:
+    month = desk.ask("What has happened in Kherson over the past month?")
+    assert month.note == "From the latest reports: 2023-03-24 to 2023-04-24."
+    assert {p.title for p in month.passages[:2]} == {"Assessment, April 10", "Assessment, April 24"}
+    assert all(p.date and p.date >= "2023-03-24" for p in month.passages)
+    # Two days hold one report on Kherson; a week would hold it too, a month two.
+    days = desk.ask("What has happened in Kherson in the past two days?")
+    assert days.note == "From the latest reports: 2023-04-22 to 2023-04-24."
+    assert days.passages[0].title == "Assessment, April 24"
+    assert all(p.date and p.date >= "2023-04-22" for p in days.passages)
+    # Nothing on the dam in the last days or the week: all the reports answer.
+    dam = desk.ask("What happened to the Kakhovka reservoir yesterday?")
+    assert dam.passages[0].title == "Assessment, March 5" and "(the latest)" not in dam.message
+
+
+def test_the_week_of_a_day_is_seven_days(desk: Briefbot) -> None:
+    week = desk.ask("What happened in Kherson in the week of April 8, 2023?")
+    assert week.passages[0].title == "Assessment, April 10"
+
+
 def test_a_period_open_at_one_end(desk: Briefbot) -> None:
     since = desk.ask("What happened in Kherson since April 2023?")  # no report of March can tell of April
     assert since.answered and since.note == "From the reports dated 2023-04-01 or later."
@@ -146,19 +178,64 @@ def test_where_a_period_opens() -> None:
 
 def test_which_questions_ask_for_the_latest() -> None:
     newest = "2023-04-24"
-    start = f"2023-04-{24 - RECENT_DAYS:02d}"
+    week = f"2023-04-{24 - RECENT_DAYS:02d}"
     for question in ("What is the latest on Kherson?", "Where is Wagner fighting now?", "Who commands the VDV currently?",
                      "What has Prigozhin said recently?", "Any news this week?", "the most recent strikes on Odesa",
-                     "What did Russia strike yesterday?", "Kherson over the past week", "Wagner in recent days",
-                     "What did Prigozhin say last week?", "strikes in the past 24 hours", "the last couple of weeks"):
-        assert latest_since(question, lambda: newest) == start, question
+                     "Kherson over the past week", "Wagner in recent days", "What did Prigozhin say last week?",
+                     "the last few days", "What has Wagner done over the last seven days?"):
+        assert latest_since(question, lambda: newest) == [week], question
     for question in ("What did Xi commit to?", "What happened in Kherson in November 2022?", "Who knows?",
                      "Was the recentralisation of command announced?", "What happened in the last days of Azovstal?",
-                     "the last weeks of the Kharkiv counteroffensive", "the past of Crimea",
-                     "What happened in the last week of February 2023?"):
-        assert latest_since(question, lambda: newest) is None, question
-    assert latest_since("What is the latest?", lambda: None) is None  # no dated report in the store
-    assert latest_since("What is the latest?", lambda: "sometime") is None
+                     "the last weeks of the Kharkiv counteroffensive", "the past of Crimea", "Is the river clean nowadays?",
+                     "What happened in the last week of February 2023?", "the last month of the siege of Mariupol"):
+        assert latest_since(question, lambda: newest) == [], question
+    assert latest_since("What is the latest?", lambda: None) == []  # no dated report in the store
+    assert latest_since("What is the latest?", lambda: "sometime") == []
+
+
+@pytest.mark.parametrize(("question", "starts"), [
+    # A span narrower than the week falls back to the week before all the reports.
+    ("What did Russia strike yesterday?", ["2023-04-23", "2023-04-17"]),
+    ("strikes in the past 24 hours", ["2023-04-23", "2023-04-17"]),
+    ("Bakhmut in the last 48 hours", ["2023-04-22", "2023-04-17"]),
+    ("the past couple of days", ["2023-04-22", "2023-04-17"]),
+    ("the last couple of weeks", ["2023-04-10"]),
+    ("What has Wagner done in the past two weeks?", ["2023-04-10"]),
+    ("the past few weeks in Avdiivka", ["2023-04-03"]),
+    # A month or a year back is the same day of that month or year.
+    ("What has changed over the past month?", ["2023-03-24"]),
+    ("the last three months", ["2023-01-24"]),
+    ("How has Russia's strategy changed in recent months?", ["2023-01-24"]),
+    ("What has Wagner done in the past year?", ["2022-04-24"]),
+])
+def test_how_far_back_the_latest_reaches(question: str, starts: list[str]) -> None:
+    assert latest_since(question, lambda: "2023-04-24") == starts
+
+
+@pytest.mark.parametrize(("question", "resolved"), [
+    ("What happened in Kherson last month?", "What happened in Kherson March 2023?"),
+    ("What has happened this month?", "What has happened April 2023?"),
+    ("What did Putin promise this year?", "What did Putin promise in 2023?"),
+    ("What has Wagner done since last year?", "What has Wagner done since 2022?"),
+    ("the offensive of March last year", "the offensive of March 2022"),
+    ("Q1 this year", "Q1 2023"),
+    ("What happened in Bakhmut two months ago?", "What happened in Bakhmut February 2023?"),
+    # Spans and a period of something are no calendar period.
+    ("What has changed over the last month?", "What has changed over the last month?"),
+    ("the past year", "the past year"),
+    ("the last month of the siege of Mariupol", "the last month of the siege of Mariupol"),
+])
+def test_last_month_and_this_year_are_read_from_the_newest_report(question: str, resolved: str) -> None:
+    read, said = resolve(question, lambda: "2023-04-24")
+    assert read == resolved
+    assert said.endswith("the newest report is dated 2023-04-24.") if read != question else said == ""
+    assert resolve("What happened last month?", lambda: None) == ("What happened last month?", "")
+
+
+def test_a_month_back_from_a_longer_month_ends_on_the_last_day() -> None:
+    assert latest_since("the past month", lambda: "2023-03-31") == ["2023-02-28"]
+    assert resolve("last month", lambda: "2023-01-15")[0] == "December 2022"
+    assert resolve("last year", lambda: "2023-01-15")[0] == "in 2022"
 
 
 @pytest.mark.parametrize(("question", "named"), [
@@ -171,6 +248,11 @@ def test_which_questions_ask_for_the_latest() -> None:
     ("in late March 2022", [Window(2022, (3, 20), (3, 31))]),
     ("during 2022", [Window(2022, (1, 1), (12, 31))]),
     ("the 5th of May", [Window(None, (5, 5), (5, 5))]),
+    ("the week of March 6, 2023", [Window(2023, (3, 6), (3, 12))]),
+    ("in the week beginning 28 February 2023", [Window(2023, (2, 28), (3, 6))]),
+    ("the week of December 29, 2022", [Window(2022, (12, 29), (1, 4), end_year=2023)]),
+    ("the week of 3/14/2023", [Window(2023, (3, 14), (3, 20))]),
+    ("the week of March 6", [Window(None, (3, 6), (3, 12))]),
     ("on February 29", [Window(None, (2, 29), (2, 29))]),
     ("sometime in March", [Window(None, (3, 1), (3, 31))]),  # "March 40" is no day either
     ("Who was in Mariupol?", []),

@@ -1,0 +1,124 @@
+"""Periods a question names relative to now: "the latest", "the past two weeks", "last month", "this
+year". Now is the newest report in the store: a desk's store is its present, and a store of older
+reports answers "last month" from the month before its newest report, saying so."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from .when import windows
+
+_COUNTS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+           "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_COUNT = r"\d{1,3}|(?:a\s+)?couple\s+of|" + "|".join(_COUNTS)
+# "The past two weeks", "the last 48 hours", "recent months", "the past year". Not "the last weeks of
+# the counteroffensive" or "the last days of Azovstal": a span "of" something is that thing's.
+_SPAN = (rf"(?:(?:this\s+)?past|last|previous|recent)\s+(?:(?P<n>{_COUNT})\s+|(?P<few>few|several)\s+)?"
+         r"(?P<unit>hours?|days?|weeks?|months?|years?)\b(?!\s+of\b)")
+_SPANS = re.compile(rf"\b{_SPAN}", re.IGNORECASE)
+# Words asking for the newest reporting, which a desk asks for more than any date.
+RECENT = re.compile(
+    r"\b(?:latest|newest|most recent|lately|recently|currently|right now|now|today|these days|this week"
+    rf"|at the moment|at present|yesterday)\b|\b{_SPAN}",
+    re.IGNORECASE,
+)
+# "The latest" is the reports of this many days up to the newest report in the store: a week of a
+# daily desk's assessments. A narrower span asked for ("yesterday") falls back to it, then to all.
+RECENT_DAYS = 7
+# "The past few weeks": three of them; "recent months": three. Hours are counted in whole days.
+_FEW = {"hour": (1, "day"), "day": (RECENT_DAYS, "day"), "week": (3, "week"), "month": (3, "month"),
+        "year": (3, "year")}
+
+# "Last month" and "this year" are calendar periods; "the last month" and "the past year" are spans
+# (above). "Two months ago" is a month.
+_CALENDAR = re.compile(
+    rf"\b(?:(?P<this>this)|(?<!\bthe\s)(?<!\bpast\s)(?P<last>last))\s+(?P<unit>month|year)\b(?!\s+of\b)"
+    rf"|\b(?P<ago>{_COUNT})\s+months?\s+ago\b",
+    re.IGNORECASE,
+)
+# A year after these words is a date the question already frames ("since 2022", "March 2022", "the
+# winter of 2022"); any other is written "in 2022", as a bare year is no date ("2022 losses").
+_FRAMED_YEAR = re.compile(
+    r"\b(?:in|during|of|since|from|Q[1-4]|quarter|half|spring|summer|fall|autumn|winter|\d{1,2}(?:st|nd|rd|th)?|"
+    + "|".join(name for name in calendar.month_name if name) + r")\s+$",
+    re.IGNORECASE,
+)
+
+
+def _newest_day(newest: Callable[[], str | None]) -> date | None:
+    last = newest()
+    try:
+        return date.fromisoformat(last[:10]) if last else None
+    except ValueError:
+        return None
+
+
+def _count(text: str) -> int:
+    return int(text) if text.isdigit() else 2 if "couple" in text.lower() else _COUNTS[text.lower()]
+
+
+def _month_back(day: date, months: int) -> date:
+    """The same day ``months`` months earlier (the month's last day when it has fewer days)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def span(question: str) -> tuple[int, str] | None:
+    """How far back the latest reporting a question asks for reaches, as a count of "day", "week",
+    "month" or "year" ("the past two weeks": (2, "week"); "What is the latest?": RECENT_DAYS days);
+    None when it asks for none."""
+    m = _SPANS.search(question)
+    if m is None:
+        if not RECENT.search(question):
+            return None
+        return (1, "day") if re.search(r"\byesterday\b", question, re.IGNORECASE) else (RECENT_DAYS, "day")
+    unit = m.group("unit").lower()
+    if m.group("n") is None and (m.group("few") or unit.endswith("s")):
+        return _FEW[unit.rstrip("s")]
+    n, unit = (_count(m.group("n")) if m.group("n") else 1), unit.rstrip("s")
+    return (max(1, -(-n // 24)), "day") if unit == "hour" else (n, unit)
+
+
+def latest_since(question: str, newest: Callable[[], str | None]) -> list[str]:
+    """The first report dates of the latest reporting to search in turn, when the question asks for
+    the latest and names no period: the span it asks for up to the newest report's date, then a
+    week (RECENT_DAYS) when that is wider ("yesterday", then the week). Empty otherwise."""
+    asked = span(question)
+    last = _newest_day(newest) if asked is not None and not windows(question) else None
+    if last is None or asked is None:
+        return []
+    n, unit = asked
+    if unit in ("month", "year"):  # the same day of that month: "the past month" of April 24 is from March 24
+        first = _month_back(last, n * (12 if unit == "year" else 1))
+    else:
+        first = last - timedelta(days=n * (7 if unit == "week" else 1))
+    week = last - timedelta(days=RECENT_DAYS)
+    return [first.isoformat()] + [week.isoformat()] * (first > week)
+
+
+def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
+    """The question with each calendar period it names relative to now ("last month", "this year",
+    "two months ago") written as the period it is of the newest report's date, and a line saying
+    how it was read; the question unchanged and "" when it names none or no report is dated."""
+    if not _CALENDAR.search(question) or (last := _newest_day(newest)) is None:
+        return question, ""
+    read: list[str] = []
+
+    def absolute(m: re.Match[str]) -> str:
+        if m.group("ago"):
+            month = _month_back(last, _count(m.group("ago")))
+            text = f"{calendar.month_name[month.month]} {month.year}"
+        elif m.group("unit").lower() == "month":
+            month = _month_back(last, 1 if m.group("last") else 0)
+            text = f"{calendar.month_name[month.month]} {month.year}"
+        else:
+            year = last.year - bool(m.group("last"))
+            text = str(year) if _FRAMED_YEAR.search(question, 0, m.start()) else f"in {year}"
+        read.append(f"“{m.group(0)}” as {text.removeprefix('in ')}")
+        return text
+
+    resolved = _CALENDAR.sub(absolute, question)
+    return resolved, f"Read {' and '.join(read)}: the newest report is dated {last.isoformat()}."
