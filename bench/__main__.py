@@ -200,7 +200,8 @@ def wait_big(speed: Any, proc: Any, work: Path, big_dir: Path | None) -> dict[st
 
 def write(r: dict[str, Any], work: Path, out_md: Path, *, save: bool = True) -> None:
     """results.json in the work dir; the markdown and PNGs next to ``out_md``."""
-    from .report import charts, markdown
+    from .charts import charts
+    from .report import markdown
 
     if save:
         (work / "results.json").write_text(json.dumps(r, indent=1, default=str))
