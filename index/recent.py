@@ -33,10 +33,13 @@ _FEW = {"hour": (1, "day"), "day": (RECENT_DAYS, "day"), "week": (3, "week"), "m
         "year": (3, "year")}
 
 # "Last month" and "this year" are calendar periods; "the last month" and "the past year" are spans
-# (above). "Two months ago" is a month.
+# (above). "Two months ago" is a month; "on Monday" and "last Monday" the last Monday up to now.
+_WEEKDAYS = {name.lower(): n for n, name in enumerate(calendar.day_name)}
 _CALENDAR = re.compile(
     rf"\b(?:(?P<this>this)|(?<!\bthe\s)(?<!\bpast\s)(?P<last>last))\s+(?P<unit>month|year)\b(?!\s+of\b)"
-    rf"|\b(?P<ago>{_COUNT})\s+months?\s+ago\b",
+    rf"|\b(?P<ago>{_COUNT})\s+months?\s+ago\b"
+    rf"|\b(?:on|last|this\s+past)\s+(?P<weekday>{'|'.join(_WEEKDAYS)})\b(?![’']s)"
+    rf"(?!\s*,?\s*(?:the\s+)?(?:\d|{'|'.join(name for name in calendar.month_name if name)})|\s+of\b|\s+(?:morning|afternoon|evening|night)s\b)",
     re.IGNORECASE,
 )
 # A year after these words is a date the question already frames ("since 2022", "March 2022", "the
@@ -101,14 +104,18 @@ def latest_since(question: str, newest: Callable[[], str | None]) -> list[str]:
 
 def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
     """The question with each calendar period it names relative to now ("last month", "this year",
-    "two months ago") written as the period it is of the newest report's date, and a line saying
+    "two months ago", "on Monday") written as the period it is of the newest report's date, and a line saying
     how it was read; the question unchanged and "" when it names none or no report is dated."""
     if not _CALENDAR.search(question) or (last := _newest_day(newest)) is None:
         return question, ""
     read: list[str] = []
 
     def absolute(m: re.Match[str]) -> str:
-        if m.group("ago"):
+        if m.group("weekday"):  # "on Monday" of a Monday's report is that day; "last Monday", the one before
+            back = (last.weekday() - _WEEKDAYS[m.group("weekday").lower()]) % 7
+            day = last - timedelta(days=back or 7 * m.group(0).lower().startswith("last"))
+            text = f"on {calendar.month_name[day.month]} {day.day}, {day.year}"
+        elif m.group("ago"):
             month = _month_back(last, _count(m.group("ago")))
             text = f"{calendar.month_name[month.month]} {month.year}"
         elif m.group("unit").lower() == "month":
@@ -117,7 +124,7 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
         else:
             year = last.year - bool(m.group("last"))
             text = str(year) if _FRAMED_YEAR.search(question, 0, m.start()) else f"in {year}"
-        read.append(f"“{m.group(0)}” as {text.removeprefix('in ')}")
+        read.append(f"“{m.group(0)}” as {text.removeprefix('in ').removeprefix('on ')}")
         return text
 
     resolved = _CALENDAR.sub(absolute, question)

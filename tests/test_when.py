@@ -220,6 +220,13 @@ def test_how_far_back_the_latest_reaches(question: str, starts: list[str]) -> No
     ("the offensive of March last year", "the offensive of March 2022"),
     ("Q1 this year", "Q1 2023"),
     ("What happened in Bakhmut two months ago?", "What happened in Bakhmut February 2023?"),
+    # The newest report, April 24, is a Monday's.
+    ("What happened on Friday?", "What happened on April 21, 2023?"),
+    ("What did Putin say last Monday?", "What did Putin say on April 17, 2023?"),
+    ("What happened on Monday?", "What happened on April 24, 2023?"),
+    ("on Monday, March 6", "on Monday, March 6"),  # the date says which Monday
+    ("Monday's strikes", "Monday's strikes"),
+    ("meetings held on Tuesday afternoons", "meetings held on Tuesday afternoons"),
     # Spans and a period of something are no calendar period.
     ("What has changed over the last month?", "What has changed over the last month?"),
     ("the past year", "the past year"),
