@@ -97,6 +97,9 @@ def test_last_month_is_the_month_before_the_newest_report(desk: Briefbot) -> Non
     this = desk.ask("What happened in Kherson this month?")
     assert this.passages[0].title in ("Assessment, April 10", "Assessment, April 24")
     assert not desk.ask("What happened in Kherson last year?").answered  # 2022: no report, none names it
+    digest = desk.ask("What happened last month?")  # no subject: March's reports, opening passages
+    assert [p.title for p in digest.passages] == ["Assessment, March 1", "Assessment, March 5"]
+    assert digest.note.startswith("Read “last month” as March 2023: the newest report is dated 2023-04-24. ")
 
 
 def test_the_latest_reaches_as_far_back_as_asked(desk: Briefbot) -> None:
