@@ -41,10 +41,10 @@ _PATTERN = re.compile(
     rf"(?P<of>\s+of)?\s+(?P<dmonth>{_MONTH})\b\.?(?:,?\s+(?P<dyear>(?:19|20)\d\d)\b)?"
     rf"|\b(?:(?P<part>early|mid|late|end of|beginning of|start of)[\s-]+)?(?P<month>{_MONTH})\.?"
     rf"(?:\s+(?P<day>{_DAY})(?:\s*(?:-|–|to|through|and)\s*(?P<day2>{_DAY})\b)?)?"
-    rf"(?:,?\s+(?P<year>(?:19|20)\d\d))?\b"
+    rf"(?:,?\s+(?:of\s+)?(?P<year>(?:19|20)\d\d))?\b"
     rf"|\b(?:(?:(?P<between_years>between)|(?P<in_years>from|in|during|of))\s+)?(?P<first_year>(?:19|20)\d\d)\s*(?:-|–|—"
     rf"|\s(?:to|until|till|through)\s|(?(between_years)\sand\s|(?!)))\s*(?P<last_year>(?:19|20)?\d\d)\b(?![-–]\d)"
-    rf"|\b(?:in|during|of|since|from)\s+(?P<only_year>{_YEAR})\b",
+    rf"|\b(?:in|during|of|since|from)\s+(?P<only_year>{_YEAR})\b(?![-–/.]\d)",  # not "since 2023-01-15"
     re.IGNORECASE,
 )
 # Reports describe the previous days' events, so a window reaches this many days past its end.
@@ -109,12 +109,19 @@ class Window:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
+# A month name that is also a word ("may", "march") is a month after these.
+_IN_MONTH = re.compile(r"\b(?:in|during|since|until|till|through|by|before|after|from)\s+(?:early\s+|late\s+|mid-?)?$",
+                       re.IGNORECASE)
+
+
 def _dates(question: str) -> Iterator[re.Match[str]]:
     before = None
     for m in _PATTERN.finditer(question):
-        if (m.group("month") or "").lower() == "may" and not (m.group("day") or m.group("year") or m.group("part")) \
-                and not (before and _joined(question, before, m)):
-            continue  # "may" is far more often the verb, but not in "from March to may"
+        month = m.group("month") or ""
+        if month.lower() in ("may", "march") and not (m.group("day") or m.group("year") or m.group("part")) \
+                and not (before and _joined(question, before, m) or _IN_MONTH.search(question, 0, m.start())) \
+                and (month.lower() == "may" or month.islower()):
+            continue  # the verb "may" and the "march" on Moscow; not "from March to may", "in May", "the March offensive"
         if (m.group("dmonth") or "").lower() == "may" and not (m.group("dyear") or m.group("of")):
             continue  # "5 may be", not "5 May"
         if m.group("season") and not (m.group("syear") or m.group("sprep")) \

@@ -259,6 +259,13 @@ def test_a_month_back_from_a_longer_month_ends_on_the_last_day() -> None:
     ("during 2022", [Window(2022, (1, 1), (12, 31))]),
     ("the 5th of May", [Window(None, (5, 5), (5, 5))]),
     ("the week of March 6, 2023", [Window(2023, (3, 6), (3, 12))]),
+    ("reports from 2023-01-15", [Window(2023, (1, 15), (1, 15))]),  # the day, not the year
+    ("since 2023-01-15", [Window(2023, (1, 15), (1, 15), "later")]),
+    ("in May of 2012", [Window(2012, (5, 1), (5, 31))]),
+    ("Where did the 3rd Army Corps fight in May?", [Window(None, (5, 1), (5, 31))]),
+    ("What was the March offensive?", [Window(None, (3, 1), (3, 31))]),
+    ("Who led the march on Moscow?", []),  # a march, not March
+    ("Why is it called the river of May?", []),
     ("in the week beginning 28 February 2023", [Window(2023, (2, 28), (3, 6))]),
     ("the week of December 29, 2022", [Window(2022, (12, 29), (1, 4), end_year=2023)]),
     ("the week of 3/14/2023", [Window(2023, (3, 14), (3, 20))]),
