@@ -22,12 +22,13 @@ _SPANS = re.compile(rf"\b{_SPAN}", re.IGNORECASE)
 # Words asking for the newest reporting, which a desk asks for more than any date.
 RECENT = re.compile(
     r"\b(?:latest|newest|most recent|lately|recently|currently|right now|now|today|these days|this week"
-    rf"|at the moment|at present|yesterday)\b|\b{_SPAN}",
+    rf"|at the moment|at present|yesterday|last night|this morning)\b|\b{_SPAN}",
     re.IGNORECASE,
 )
 # "The latest" is the reports of this many days up to the newest report in the store: a week of a
 # daily desk's assessments. A narrower span asked for ("yesterday") falls back to it, then to all.
 RECENT_DAYS = 7
+_DAY_AGO = re.compile(r"\b(?:yesterday|last night|this morning)\b", re.IGNORECASE)
 # "The past few weeks": three of them; "recent months": three. Hours are counted in whole days.
 _FEW = {"hour": (1, "day"), "day": (RECENT_DAYS, "day"), "week": (3, "week"), "month": (3, "month"),
         "year": (3, "year")}
@@ -77,7 +78,7 @@ def span(question: str) -> tuple[int, str] | None:
     if m is None:
         if not RECENT.search(question):
             return None
-        return (1, "day") if re.search(r"\byesterday\b", question, re.IGNORECASE) else (RECENT_DAYS, "day")
+        return (1, "day") if _DAY_AGO.search(question) else (RECENT_DAYS, "day")
     unit = m.group("unit").lower()
     if m.group("n") is None and (m.group("few") or unit.endswith("s")):
         return _FEW[unit.rstrip("s")]

@@ -200,6 +200,7 @@ def test_which_questions_ask_for_the_latest() -> None:
     # A span narrower than the week falls back to the week before all the reports.
     ("What did Russia strike yesterday?", ["2023-04-23", "2023-04-17"]),
     ("strikes in the past 24 hours", ["2023-04-23", "2023-04-17"]),
+    ("What did Russia hit last night?", ["2023-04-23", "2023-04-17"]),
     ("Bakhmut in the last 48 hours", ["2023-04-22", "2023-04-17"]),
     ("the past couple of days", ["2023-04-22", "2023-04-17"]),
     ("the last couple of weeks", ["2023-04-10"]),
