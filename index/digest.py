@@ -80,11 +80,14 @@ class Digest:
     note: str
 
 
-def digest(catalog: Catalog, rows: RowCache, allowed: Set[str], question: str, n: int, dim: int) -> Digest:
-    """The first ``n`` passages of the newest allowed report or, when the question names a period, of
-    the reports dated in it (each one's first, oldest report first, then each one's second, …). No
-    passages, and a note saying so, when the period holds no report."""
-    periods = windows(question)
+def digest(catalog: Catalog, rows: RowCache, allowed: Set[str], question: str, n: int, dim: int,
+           since: str | None = None) -> Digest:
+    """The first ``n`` passages of the newest allowed report or, when the question names a period (or
+    the latest ``since`` a date: "the past two weeks"), of the reports dated in it (each one's first,
+    oldest report first, then each one's second, …). No passages, and a note saying so, when the
+    period holds no report."""
+    periods = [Window(int(since[:4]), (int(since[5:7]), int(since[8:10])), (12, 31), "later")] if since \
+        else windows(question)
     picked = allowed
     for lag in (0, LAG_DAYS) if periods else ():  # the period's reports, else those of the days after it
         if picked := catalog.dated(functools.partial(_within, periods, lag)) & allowed:

@@ -103,6 +103,16 @@ def latest_since(question: str, newest: Callable[[], str | None]) -> list[str]:
     return [first.isoformat()] + [week.isoformat()] * (first > week)
 
 
+def span_start(question: str, newest: Callable[[], str | None]) -> str | None:
+    """The first report date of the span a question names outright, when it is wider than the
+    newest report's day ("the past two weeks", "this week": a digest of those reports); None for
+    "the latest" or "yesterday" (the newest report tells of it) or no span."""
+    if not (_SPANS.search(question) or re.search(r"\bthis\s+week\b", question, re.IGNORECASE)):
+        return None
+    starts, last = latest_since(question, newest), _newest_day(newest)
+    return starts[0] if starts and last and starts[0] < (last - timedelta(days=1)).isoformat() else None
+
+
 def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
     """The question with each calendar period it names relative to now ("last month", "this year",
     "two months ago", "on Monday") written as the period it is of the newest report's date, and a line saying

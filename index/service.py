@@ -19,7 +19,7 @@ from .digest import Digest, asks_digest, digest, publisher_words
 from .embed import MINILM_GATE, Embedder, Gate, QuestionEncoder, embed_questions, make_embedder
 from .errors import BriefbotError, NotFound, QuestionError, StoreUnavailable
 from .ingest import Ingesting
-from .recent import latest_since, resolve
+from .recent import latest_since, resolve, span_start
 from .search import Searcher
 from .settings import Settings
 from .store import Store, make_client
@@ -136,7 +136,7 @@ class Briefbot(Ingesting):
             return None
         catalog = self.store.snapshot()
         return digest(catalog, self.searcher.rows, self.searcher.allowed(catalog, filters), question, n,
-                      self.embedder.dim)
+                      self.embedder.dim, since=None if filters.since or filters.until else span_start(question, self._newest))
 
     def _search(self, question: str, filters: Filters, n: int, qvec: np.ndarray, *, late: bool,
                 ) -> tuple[list[Passage], float]:

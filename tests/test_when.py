@@ -117,6 +117,15 @@ def test_the_latest_reaches_as_far_back_as_asked(desk: Briefbot) -> None:
     assert dam.passages[0].title == "Assessment, March 5" and "(the latest)" not in dam.message
 
 
+def test_a_span_without_a_subject_gets_the_opening_passages_of_its_reports(desk: Briefbot) -> None:
+    weeks = desk.ask("What happened in the past two weeks?")
+    # April 22's one sentence is too short to lead (digest.MIN_WORDS).
+    assert weeks.note == "The opening passage of each of the 2 reports dated 2023-04-10 to 2023-04-24, oldest first."
+    assert [p.title for p in weeks.passages] == ["Assessment, April 10", "Assessment, April 24"]
+    for newest in ("What's new?", "What happened yesterday?"):  # the newest report tells of yesterday
+        assert [p.title for p in desk.ask(newest).passages] == ["Assessment, April 24"], newest
+
+
 def test_the_week_of_a_day_is_seven_days(desk: Briefbot) -> None:
     week = desk.ask("What happened in Kherson in the week of April 8, 2023?")
     assert week.passages[0].title == "Assessment, April 10"
