@@ -46,6 +46,9 @@ MIN_WORDS = 8
 # subject: a note on the maps, a disclaimer. In the ISW assessments (all-MiniLM-L6-v2) leads sit at
 # 0.55-0.85 of 0.8-0.9 best, their map notes at 0.15-0.18. A share, not a cosine: models differ in scale.
 MIN_COS_SHARE = 0.5
+# A lead shared with one of this many of the publisher's reports on either side is boilerplate: ISW
+# repeats a note on its map archive every few reports, not daily.
+NEIGHBOURS = 2
 # Chunks read past those shown, for the ones that hold only boilerplate or repeat a quote shown.
 SPARE_CHUNKS = 8
 
@@ -98,7 +101,7 @@ def digest(catalog: Catalog, rows: RowCache, allowed: Set[str], question: str, n
     reports = sorted(records, key=_order) if periods else [max(records, key=_order)]
     shown = reports[:n]
     per_report = math.ceil(n / len(shown)) + SPARE_CHUNKS
-    read = shown + _before(catalog, allowed, reports[0])
+    read = shown + _neighbours(catalog, allowed, shown)
     want = [f"{r.report_id}:{seq}" for r in read for seq in range(min(r.chunks, per_report))]
     got = rows.rows(want, catalog.generation, dim)
     leads = [[(cid, got[cid]) for seq in range(per_report) if (cid := f"{r.report_id}:{seq}") in got] for r in read]
@@ -143,11 +146,15 @@ def _order(rec: ReportRecord) -> tuple[str, float]:
     return rec.date or "", rec.added_at
 
 
-def _before(catalog: Catalog, allowed: Iterable[str], first: ReportRecord) -> list[ReportRecord]:
-    """The report before ``first`` from its publisher: the one its boilerplate is told apart with."""
-    older = [catalog.reports[rid] for rid in allowed if _order(catalog.reports[rid]) < _order(first)
-             and catalog.reports[rid].publisher == first.publisher]
-    return [max(older, key=_order)] if older else []
+def _neighbours(catalog: Catalog, allowed: Iterable[str], shown: list[ReportRecord]) -> list[ReportRecord]:
+    """The publisher's NEIGHBOURS reports before the first shown and after the last: those its
+    boilerplate is told apart with (a map note or byline a report repeats only now and then)."""
+    first, last = shown[0], shown[-1]
+    same = sorted((catalog.reports[rid] for rid in allowed if catalog.reports[rid].publisher == first.publisher),
+                  key=_order)
+    before = [r for r in same if _order(r) < _order(first)][-NEIGHBOURS:]
+    after = [r for r in same if _order(r) > _order(last) and r not in shown][:NEIGHBOURS]
+    return before + after
 
 
 def _spans(row: Row) -> list[tuple[int, int]]:
