@@ -122,6 +122,21 @@ def test_a_named_day_gets_that_days_report_and_more_pages_on(desk: Briefbot) -> 
     assert desk.ask("Summarize the March 3 assessment", k=2, offset=4).message == "No more passages."
 
 
+def test_a_note_repeated_only_now_and_then_is_still_boilerplate(settings: Settings, real_embedder: object,
+                                                                 tmp_path: Path) -> None:
+    # A paragraph on the map archive opens March 3 and March 5 but not March 1: the report before
+    # March 3 does not share it, the one after does.
+    note = paragraph("Click here to access the institute's archive of interactive time-lapse maps of the war.",
+                     "the institute's archive of interactive time-lapse maps")
+    service = Briefbot(settings, embedder=real_embedder)  # type: ignore[arg-type]
+    for day, paragraphs in DAYS.items():
+        body = "\n\n".join([note] * (day != "2023-03-01") + [paragraph(lead, subject) for lead, subject in paragraphs])
+        write_md(tmp_path / f"desk-{day}.md", body, title=f"Daily Assessment, {day}", publisher="Desk Institute",
+                 date=day)
+    assert not service.ingest([str(tmp_path)]).failed
+    assert quoted(service.ask("Summarize the March 3 assessment", k=3).passages, leads("2023-03-03"))
+
+
 def test_a_publisher_of_the_store_names_no_subject(desk: Briefbot) -> None:
     answer = desk.ask("What did the Desk Institute publish on March 3?", k=3)
     assert "“Daily Assessment, 2023-03-03”" in answer.note and quoted(answer.passages, leads("2023-03-03"))
