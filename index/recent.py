@@ -22,24 +22,26 @@ _SPANS = re.compile(rf"\b{_SPAN}", re.IGNORECASE)
 # Words asking for the newest reporting, which a desk asks for more than any date.
 RECENT = re.compile(
     r"\b(?:latest|newest|most recent|lately|recently|currently|right now|now|today|these days|this week"
-    rf"|at the moment|at present|yesterday|last night|this morning)\b|\b{_SPAN}",
+    rf"|at the moment|at present|yesterday|last night|this morning|tonight)\b|\b{_SPAN}",
     re.IGNORECASE,
 )
 # "The latest" is the reports of this many days up to the newest report in the store: a week of a
 # daily desk's assessments. A narrower span asked for ("yesterday") falls back to it, then to all.
 RECENT_DAYS = 7
-_DAY_AGO = re.compile(r"\b(?:yesterday|last night|this morning)\b", re.IGNORECASE)
+_DAY_AGO = re.compile(r"\b(?:yesterday|last night|this morning|today|tonight)\b", re.IGNORECASE)
 # "The past few weeks": three of them; "recent months": three. Hours are counted in whole days.
 _FEW = {"hour": (1, "day"), "day": (RECENT_DAYS, "day"), "week": (3, "week"), "month": (3, "month"),
         "year": (3, "year")}
 
 # "Last month" and "this year" are calendar periods; "the last month" and "the past year" are spans
-# (above). "Two months ago" is a month; "on Monday" and "last Monday" the last Monday up to now.
+# (above). "Two months ago" is a month; "on Monday" and "last Monday" the last Monday up to now
+# ("since Monday": since that day); "last weekend", the last Saturday and Sunday.
 _WEEKDAYS = {name.lower(): n for n, name in enumerate(calendar.day_name)}
 _CALENDAR = re.compile(
     rf"\b(?:(?P<this>this)|(?<!\bthe\s)(?<!\bpast\s)(?P<last>last))\s+(?P<unit>month|year)\b(?!\s+of\b)"
     rf"|\b(?P<ago>{_COUNT})\s+months?\s+ago\b"
-    rf"|\b(?:on|last|this\s+past)\s+(?P<weekday>{'|'.join(_WEEKDAYS)})\b(?![’']s)"
+    r"|\b(?P<weekend>(?:last|this|this\s+past|over\s+the|on\s+the|during\s+the)\s+weekend)\b(?![’']s)"
+    rf"|\b(?P<wprep>on|last|this\s+past|since|before|after|until|till|by)\s+(?P<weekday>{'|'.join(_WEEKDAYS)})\b(?![’']s)"
     rf"(?!\s*,?\s*(?:the\s+)?(?:\d|{'|'.join(name for name in calendar.month_name if name)})|\s+of\b|\s+(?:morning|afternoon|evening|night)s\b)",
     re.IGNORECASE,
 )
@@ -121,11 +123,22 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
         return question, ""
     read: list[str] = []
 
+    def named(day: date) -> str:
+        return f"{calendar.month_name[day.month]} {day.day}, {day.year}"
+
     def absolute(m: re.Match[str]) -> str:
+        said = m.group(0)
         if m.group("weekday"):  # "on Monday" of a Monday's report is that day; "last Monday", the one before
+            way = " ".join(m.group("wprep").lower().split())
             back = (last.weekday() - _WEEKDAYS[m.group("weekday").lower()]) % 7
-            day = last - timedelta(days=back or 7 * m.group(0).lower().startswith("last"))
-            text = f"on {calendar.month_name[day.month]} {day.day}, {day.year}"
+            text = named(last - timedelta(days=back or 7 * (way == "last")))
+            text, said = (f"on {text}", said) if way in ("on", "last", "this past") else (f"{way} {text}", m.group("weekday"))
+        elif m.group("weekend"):  # "last weekend" of a Sunday's report is the one before
+            back = (last.weekday() - 5) % 7
+            saturday = last - timedelta(days=back + 7 * (back < 2 and m.group("weekend").lower().startswith("last")))
+            text = f"from {named(saturday)} to {named(saturday + timedelta(days=1))}"
+            read.append(f"“{said}” as the weekend of {named(saturday)}")
+            return text
         elif m.group("ago"):
             month = _month_back(last, _count(m.group("ago")))
             text = f"{calendar.month_name[month.month]} {month.year}"
@@ -135,7 +148,7 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
         else:
             year = last.year - bool(m.group("last"))
             text = str(year) if _FRAMED_YEAR.search(question, 0, m.start()) else f"in {year}"
-        read.append(f"“{m.group(0)}” as {text.removeprefix('in ').removeprefix('on ')}")
+        read.append(f"“{said}” as {re.sub(r'^(?:in|on|since|before|after|until|till|by) ', '', text)}")
         return text
 
     resolved = _CALENDAR.sub(absolute, question)

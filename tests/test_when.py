@@ -210,6 +210,7 @@ def test_which_questions_ask_for_the_latest() -> None:
     ("What did Russia strike yesterday?", ["2023-04-23", "2023-04-17"]),
     ("strikes in the past 24 hours", ["2023-04-23", "2023-04-17"]),
     ("What did Russia hit last night?", ["2023-04-23", "2023-04-17"]),
+    ("What is happening in Bakhmut today?", ["2023-04-23", "2023-04-17"]),
     ("Bakhmut in the last 48 hours", ["2023-04-22", "2023-04-17"]),
     ("the past couple of days", ["2023-04-22", "2023-04-17"]),
     ("the last couple of weeks", ["2023-04-10"]),
@@ -237,6 +238,9 @@ def test_how_far_back_the_latest_reaches(question: str, starts: list[str]) -> No
     ("What happened on Friday?", "What happened on April 21, 2023?"),
     ("What did Putin say last Monday?", "What did Putin say on April 17, 2023?"),
     ("What happened on Monday?", "What happened on April 24, 2023?"),
+    ("What has Wagner done since Thursday?", "What has Wagner done since April 20, 2023?"),
+    ("What happened over the weekend?", "What happened from April 22, 2023 to April 23, 2023?"),
+    ("the weekend's strikes", "the weekend's strikes"),
     ("on Monday, March 6", "on Monday, March 6"),  # the date says which Monday
     ("Monday's strikes", "Monday's strikes"),
     ("meetings held on Tuesday afternoons", "meetings held on Tuesday afternoons"),
@@ -250,6 +254,11 @@ def test_last_month_and_this_year_are_read_from_the_newest_report(question: str,
     assert read == resolved
     assert said.endswith("the newest report is dated 2023-04-24.") if read != question else said == ""
     assert resolve("What happened last month?", lambda: None) == ("What happened last month?", "")
+
+
+def test_last_weekend_of_a_sunday_is_the_one_before() -> None:
+    assert resolve("last weekend", lambda: "2023-01-01")[0] == "from December 24, 2022 to December 25, 2022"
+    assert resolve("over the weekend", lambda: "2023-01-01")[0] == "from December 31, 2022 to January 1, 2023"
 
 
 def test_a_month_back_from_a_longer_month_ends_on_the_last_day() -> None:
