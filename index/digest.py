@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -89,8 +90,8 @@ def digest(catalog: Catalog, rows: RowCache, allowed: Set[str], question: str, n
     the latest ``since`` a date: "the past two weeks"), of the reports dated in it (each one's first,
     oldest report first, then each one's second, …). No passages, and a note saying so, when the
     period holds no report."""
-    periods = [Window(int(since[:4]), (int(since[5:7]), int(since[8:10])), (12, 31), "later")] if since \
-        else windows(question)
+    first = date.fromisoformat(since) if since else None
+    periods = [Window(first.year, (first.month, first.day), (12, 31), "later")] if first else windows(question)
     picked = allowed
     for lag in (0, LAG_DAYS) if periods else ():  # the period's reports, else those of the days after it
         if picked := catalog.dated(functools.partial(_within, periods, lag)) & allowed:
@@ -147,8 +148,8 @@ def _order(rec: ReportRecord) -> tuple[str, float]:
 
 
 def _neighbours(catalog: Catalog, allowed: Iterable[str], shown: list[ReportRecord]) -> list[ReportRecord]:
-    """The publisher's NEIGHBOURS reports before the first shown and after the last: those its
-    boilerplate is told apart with (a map note or byline a report repeats only now and then)."""
+    """Up to NEIGHBOURS of the publisher's reports before the first shown and after the last: those
+    its boilerplate is told apart with (a map note or byline repeated only now and then)."""
     first, last = shown[0], shown[-1]
     same = sorted((catalog.reports[rid] for rid in allowed if catalog.reports[rid].publisher == first.publisher),
                   key=_order)

@@ -41,8 +41,10 @@ _CALENDAR = re.compile(
     rf"\b(?:(?P<this>this)|(?<!\bthe\s)(?<!\bpast\s)(?P<last>last))\s+(?P<unit>month|year)\b(?!\s+of\b)"
     rf"|\b(?P<ago>{_COUNT})\s+months?\s+ago\b"
     r"|\b(?P<weekend>(?:last|this|this\s+past|over\s+the|on\s+the|during\s+the)\s+weekend)\b(?![’']s)"
-    rf"|\b(?P<wprep>on|last|this\s+past|since|before|after|until|till|by)\s+(?P<weekday>{'|'.join(_WEEKDAYS)})\b(?![’']s)"
-    rf"(?!\s*,?\s*(?:the\s+)?(?:\d|{'|'.join(name for name in calendar.month_name if name)})|\s+of\b|\s+(?:morning|afternoon|evening|night)s\b)",
+    rf"|\b(?P<wprep>on|last|this\s+past|since|before|after|until|till|by)\s+(?P<weekday>{'|'.join(_WEEKDAYS)})\b"
+    # Not "Monday's", "on Monday, March 6" (the date says which), "on Tuesday afternoons" (every one).
+    rf"(?![’']s)(?!\s*,?\s*(?:the\s+)?(?:\d|{'|'.join(name for name in calendar.month_name if name)})"
+    r"|\s+of\b|\s+(?:morning|afternoon|evening|night)s\b)",
     re.IGNORECASE,
 )
 # A year after these words is a date the question already frames ("since 2022", "March 2022", "the
@@ -117,8 +119,9 @@ def span_start(question: str, newest: Callable[[], str | None]) -> str | None:
 
 def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
     """The question with each calendar period it names relative to now ("last month", "this year",
-    "two months ago", "on Monday") written as the period it is of the newest report's date, and a line saying
-    how it was read; the question unchanged and "" when it names none or no report is dated."""
+    "two months ago", "on Monday", "over the weekend") written as the period it is of the newest
+    report's date, and a line saying how it was read; the question unchanged and "" when it names
+    none or no report is dated."""
     if not _CALENDAR.search(question) or (last := _newest_day(newest)) is None:
         return question, ""
     read: list[str] = []
@@ -132,10 +135,14 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
             way = " ".join(m.group("wprep").lower().split())
             back = (last.weekday() - _WEEKDAYS[m.group("weekday").lower()]) % 7
             text = named(last - timedelta(days=back or 7 * (way == "last")))
-            text, said = (f"on {text}", said) if way in ("on", "last", "this past") else (f"{way} {text}", m.group("weekday"))
+            if way in ("on", "last", "this past"):
+                text = f"on {text}"
+            else:  # "since Monday": the word before stays
+                text, said = f"{way} {text}", m.group("weekday")
         elif m.group("weekend"):  # "last weekend" of a Sunday's report is the one before
             back = (last.weekday() - 5) % 7
-            saturday = last - timedelta(days=back + 7 * (back < 2 and m.group("weekend").lower().startswith("last")))
+            again = back < 2 and m.group("weekend").lower().startswith("last")
+            saturday = last - timedelta(days=back + 7 * again)
             text = f"from {named(saturday)} to {named(saturday + timedelta(days=1))}"
             read.append(f"“{said}” as the weekend of {named(saturday)}")
             return text

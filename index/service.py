@@ -135,8 +135,9 @@ class Briefbot(Ingesting):
         if not asks_digest(question, self._publishers[1]):
             return None
         catalog = self.store.snapshot()
+        since = None if filters.since or filters.until else span_start(question, self._newest)  # "the past week"
         return digest(catalog, self.searcher.rows, self.searcher.allowed(catalog, filters), question, n,
-                      self.embedder.dim, since=None if filters.since or filters.until else span_start(question, self._newest))
+                      self.embedder.dim, since)
 
     def _search(self, question: str, filters: Filters, n: int, qvec: np.ndarray, *, late: bool,
                 ) -> tuple[list[Passage], float]:
