@@ -155,6 +155,8 @@ def show(answer: Answer) -> None:
     if not answer.answered:
         out.print(answer.message)
         return
+    if answer.note:  # how a period was read, "From the latest reports: …", which report a digest is of
+        out.print(f"[italic]{escape(answer.note)}[/italic]\n")
     for n, p in enumerate(answer.passages, 1):
         before = p.text[: p.quote_start - p.start]
         after = p.text[p.quote_end - p.start:]

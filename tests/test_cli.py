@@ -61,6 +61,20 @@ def test_failed_input_gives_exit_1_and_a_reason(tmp_path: Path) -> None:
     assert "bad.pdf" in done.stderr and "1 new, 0 updated, 0 unchanged, 1 failed" in done.stdout
 
 
+def test_an_answer_says_how_it_read_a_period(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for day in ("2023-03-14", "2023-04-24"):
+        write_md(docs / f"{day}.md", f"Russian forces shelled Kherson City again in the report of {day}, officials said.",
+                 title=f"Assessment, {day}", date=day)
+    assert briefbot("ingest", str(docs), store=tmp_path / "store").returncode == 0
+    done = briefbot("ask", "What happened last month?", store=tmp_path / "store")
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stdout.split())
+    assert "Read “last month” as March 2023: the newest report is dated 2023-04-24." in said
+    assert "Assessment, 2023-03-14" in said and "Assessment, 2023-04-24" not in said
+
+
 def test_refusal_exits_zero(tmp_path: Path) -> None:
     done = briefbot("ask", "--json", "What did Xi commit to?", store=tmp_path / "empty")
     assert done.returncode == 0 and json.loads(done.stdout)["answered"] is False
