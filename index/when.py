@@ -70,6 +70,15 @@ class Window:
     reach: str = ""  # "later": and every date after; "earlier": only the dates before; "until": both
     end_year: int | None = None  # the year of ``end`` when not ``year``: "from November 2022 to March 2023"
 
+    def __post_init__(self) -> None:
+        # A year lent to a month of any year ("in February and March 2023", "from December 2022 to
+        # February") ends February on the 28th in a common year: a span of real dates.
+        if self.year is not None:
+            for field, year in (("start", self.year), ("end", self.end_year or self.year)):
+                month, day = getattr(self, field)
+                if day > (last := calendar.monthrange(year, month)[1]):
+                    object.__setattr__(self, field, (month, last))
+
     def contains(self, iso: str | None, lag: int = LAG_DAYS) -> bool:
         """True when a YYYY-MM-DD report date falls in the window (plus ``lag`` days of reporting)."""
         if not iso or len(iso) < 10:
