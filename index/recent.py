@@ -59,9 +59,10 @@ _FRAMED_YEAR = re.compile(
 def _newest_day(newest: Callable[[], str | None]) -> date | None:
     last = newest()
     try:
-        return date.fromisoformat(last[:10]) if last else None
+        day = date.fromisoformat(last[:10]) if last else None
     except ValueError:
         return None
+    return day if day and 1 < day.year < 9999 else None  # a year back and a week on stay dates
 
 
 def _count(text: str) -> int:

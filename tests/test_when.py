@@ -263,6 +263,7 @@ def test_last_month_and_this_year_are_read_from_the_newest_report(question: str,
     assert read == resolved
     assert said.endswith("the newest report is dated 2023-04-24.") if read != question else said == ""
     assert resolve("What happened last month?", lambda: None) == ("What happened last month?", "")
+    assert resolve("last year", lambda: "0001-03-01") == ("last year", "")  # no year before it to name
 
 
 def test_last_weekend_of_a_sunday_is_the_one_before() -> None:
