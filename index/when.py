@@ -228,7 +228,7 @@ def _week(day: Window) -> Window:
     """The seven days from a one-day window's day (into the next month or year as need be)."""
     if day.start != day.end:
         return day
-    end = date(day.year or 2023, *day.start) + timedelta(days=6)  # a window of any year: any non-leap year
+    end = date(day.year or 2024, *day.start) + timedelta(days=6)  # of any year: a leap year ("February 29")
     if day.year is not None and end.year > day.year:
         return Window(day.year, day.start, (end.month, end.day), day.reach, end_year=end.year)
     return Window(day.year, day.start, (end.month, end.day), day.reach)

@@ -303,6 +303,7 @@ def test_a_month_back_from_a_longer_month_ends_on_the_last_day() -> None:
     ("the week of December 29, 2022", [Window(2022, (12, 29), (1, 4), end_year=2023)]),
     ("the week of 3/14/2023", [Window(2023, (3, 14), (3, 20))]),
     ("the week of March 6", [Window(None, (3, 6), (3, 12))]),
+    ("the week of February 29", [Window(None, (2, 29), (3, 6))]),
     ("on February 29", [Window(None, (2, 29), (2, 29))]),
     ("sometime in March", [Window(None, (3, 1), (3, 31))]),  # "March 40" is no day either
     ("Who was in Mariupol?", []),
@@ -381,7 +382,7 @@ _DATE_WORDS = ["last", "this", "past", "the", "next", "month", "months", "year",
 
 _MONTH_NAMES = st.sampled_from(["January", "February", "March", "May", "April", "November", "December", "Feb"])
 _TEMPLATES = ["in {m} and {n} {y}", "from {m} {y} to {n}", "from {d} {m} to {n} {y}", "between {d} and {e} {m} {y}",
-              "{m} {d}-{e}, {y}", "the week of {m} {d}, {y}", "{d}/{e}/{y}", "{d}.{e}.{y}", "{y}-{e:02d}-{d:02d}",
+              "{m} {d}-{e}, {y}", "the week of {m} {d}, {y}", "the week of {m} {d}", "{d}/{e}/{y}", "{d}.{e}.{y}", "{y}-{e:02d}-{d:02d}",
               "since {m} {d}", "until {d} {m} {y}", "from {m} to {n} {y}", "in {m} of {y}", "winter {y}"]
 # Words of dates in any order, and dates as questions write them, with any days and years.
 _QUESTIONS = st.one_of(
