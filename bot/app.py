@@ -32,7 +32,8 @@ ADMIN_COMMANDS = [
     BotCommand("forget", "Remove a report by id"),
     BotCommand("stats", "Store and question figures"),
 ]
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CHANNEL_POST, Update.EDITED_CHANNEL_POST,
+                   Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 
 
 class BotConfigError(BriefbotError):

@@ -7,10 +7,10 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from telegram import Chat, Message, MessageEntity, Update
+from telegram import Chat, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError, TimedOut
 from telegram.ext import (
@@ -32,7 +32,7 @@ from .state import BriefContext, QuestionMemory
 log = logging.getLogger(__name__)
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for 5 s per chat action
 _ASK = re.compile(r"^/ask(@\w+)?(\s+|$)", re.IGNORECASE)
-ONLY_NEW = filters.UpdateType.MESSAGE  # edits of old messages are not asked again
+ONLY_NEW = filters.UpdateType.MESSAGE  # edits go to `edited`: a question edited is asked again
 _LINKS_ONLY = re.compile(r"(?:\s*https?://\S+)+\s*", re.IGNORECASE)
 # Small talk that is no question: answered in kind, not with "the reports don't say".
 _GREETING = re.compile(r"(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening)|greetings)(?: there| all| bot)?")
@@ -91,8 +91,9 @@ async def typing(context: BriefContext, chat_id: int, thread_id: int | None = No
 
 
 async def search_and_reply(context: BriefContext, question: str, offset: int, chat: Chat,
-                           reply_to: Message | None, user_id: int | None) -> None:
-    """Search off the event loop, render, send; one log line per question."""
+                           reply_to: Message | None, user_id: int | None, replace: Sequence[int] = ()) -> list[int]:
+    """Search off the event loop, render, send (or edit the messages in ``replace`` into the answer);
+    one log line per question. Returns the ids of the answer's messages."""
     deps = context.deps
     k = deps.settings.top_k
     t0 = time.perf_counter()
@@ -102,28 +103,72 @@ async def search_and_reply(context: BriefContext, question: str, offset: int, ch
     key = await asyncio.to_thread(deps.questions.remember, answer.question) if answer.answered else ""
     parts = render.answer_messages(answer, offset)
     markup = render.answer_keyboard(answer, offset, key, k)
-    for i, part in enumerate(parts):
-        keyboard = markup if i == len(parts) - 1 else None
-        if reply_to is not None:
-            await reply_to.reply_text(part, do_quote=True, reply_markup=keyboard)
-        else:
-            await context.bot.send_message(chat.id, part, reply_markup=keyboard)
-    log.info("question chat=%s user=%s offset=%d answered=%s ms=%.0f search_ms=%.0f reports=%s",
-             chat.id, user_id if user_id is not None else "-", offset, answer.answered,
+    ids = await deliver(context, chat, reply_to, parts, markup, replace)
+    log.info("question chat=%s user=%s offset=%d%s answered=%s ms=%.0f search_ms=%.0f reports=%s",
+             chat.id, user_id if user_id is not None else "-", offset, " edited" if replace else "", answer.answered,
              (time.perf_counter() - t0) * 1000, answer.took_ms,
              ",".join(dict.fromkeys(p.report_id for p in answer.passages)) or "-")
+    return ids
+
+
+async def deliver(context: BriefContext, chat: Chat, reply_to: Message | None, parts: list[str],
+                  markup: InlineKeyboardMarkup | None, replace: Sequence[int]) -> list[int]:
+    """Send ``parts`` (the keyboard under the last), editing the old answer's messages where there are
+    some: the first parts into them, the rest sent after, and old messages left over deleted."""
+    ids: list[int] = []
+    editing = list(replace)
+    for i, part in enumerate(parts):
+        keyboard = markup if i == len(parts) - 1 else None
+        if editing:
+            old = editing.pop(0)
+            if await edited_into(context, chat.id, old, part, keyboard):
+                ids.append(old)
+                continue
+            editing = []  # the old answer is gone or frozen: the rest goes out anew, in order
+        if reply_to is not None:
+            sent = await reply_to.reply_text(part, do_quote=True, reply_markup=keyboard)
+        else:
+            sent = await context.bot.send_message(chat.id, part, reply_markup=keyboard)
+        ids.append(sent.message_id)
+    for old in replace[len(parts):]:
+        try:
+            await context.bot.delete_message(chat.id, old)
+        except TelegramError as exc:  # over 48 hours old, or deleted already: left as it is
+            log.info("old answer part chat=%s message=%s not deleted: %s", chat.id, old, exc)
+    return ids
+
+
+async def edited_into(context: BriefContext, chat_id: int, message_id: int, html: str,
+                      keyboard: InlineKeyboardMarkup | None) -> bool:
+    """Edit one old answer message into ``html``; False when Telegram won't (it was deleted, say)."""
+    try:
+        await context.bot.edit_message_text(html, chat_id=chat_id, message_id=message_id, reply_markup=keyboard)
+    except BadRequest as exc:
+        if "not modified" in exc.message:  # the same answer as before: nothing to change
+            return True
+        log.info("old answer chat=%s message=%s not edited (%s): sent anew", chat_id, message_id, exc.message)
+        return False
+    return True
 
 
 async def answer_question(update: Update, context: BriefContext, question: str, message: Message) -> None:
-    """Rate-limit, then answer ``question`` as a reply to ``message``."""
+    """Rate-limit, then answer ``question`` as a reply to ``message``; when the bot answered that
+    message before (it has been edited since), edit that answer instead, unless the question is the same."""
     deps = context.deps
     user = update.effective_user
-    wait = deps.rate.wait(user.id if user else message.chat.id)
-    if wait:
-        log.info("question chat=%s user=%s rate-limited", message.chat.id, user.id if user else "-")
-        await message.reply_text(render.rate_limited(deps.settings.rate_limit, wait), do_quote=True)
-        return
-    await search_and_reply(context, question, 0, message.chat, message, user.id if user else None)
+    chat_id, message_id = message.chat.id, message.message_id
+    async with deps.answers.turn(chat_id, message_id):
+        before = await asyncio.to_thread(deps.answers.recall, chat_id, message_id)
+        if before is not None and before.question == question:  # an edit that left the question as it was
+            return
+        wait = deps.rate.wait(user.id if user else chat_id)
+        if wait:
+            log.info("question chat=%s user=%s rate-limited", chat_id, user.id if user else "-")
+            await message.reply_text(render.rate_limited(deps.settings.rate_limit, wait), do_quote=True)
+            return
+        ids = await search_and_reply(context, question, 0, message.chat, message, user.id if user else None,
+                                     replace=before.messages if before is not None else ())
+        await asyncio.to_thread(deps.answers.remember, chat_id, message_id, question, ids)
 
 
 async def gate(update: Update, context: BriefContext) -> None:
@@ -207,15 +252,41 @@ async def group_text(update: Update, context: BriefContext) -> None:
 async def channel_post(update: Update, context: BriefContext) -> None:
     """A Q&A-channel post that asks something (a "?", /ask or a mention) gets a reply."""
     post = update.channel_post
-    if post is None or not post.text:
-        return
-    if post.text.startswith("/") and not _ASK.match(post.text):  # a command (/forget@bot ...) is not a question
-        return
-    username = context.bot.username
-    mentioned = bool(username) and f"@{username}".lower() in post.text.lower()
-    asks = "?" in post.text or _ASK.match(post.text) or mentioned
-    if asks and (question := question_of(post, username)):
+    if post is not None and post.text and post_asks(post.text, context.bot.username) and (
+            question := question_of(post, context.bot.username)):
         await answer_question(update, context, question, post)
+
+
+def post_asks(text: str, username: str | None) -> bool:
+    """A channel post asks the bot something: it has a "?", is /ask or mentions the bot; a command
+    (/forget@bot ...) does not."""
+    if text.startswith("/"):
+        return asks_bot(text, username)
+    return "?" in text or bool(username) and f"@{username}".lower() in text.lower()
+
+
+def asks_bot(text: str, username: str | None) -> bool:
+    """``text`` is /ask, or /ask@ this bot (not another one)."""
+    command = _ASK.match(text)
+    return command is not None and (not command.group(1) or command.group(1)[1:].lower() == (username or "").lower())
+
+
+async def edited(update: Update, context: BriefContext) -> None:
+    """An edited message that asks something, read as the same message new would be: its answer
+    follows the edit (the old one edited in place; a new reply when there was none)."""
+    message = update.effective_message
+    if message is None or not message.text or message.is_automatic_forward:
+        return
+    text, username = message.text, context.bot.username
+    if message.chat.type == Chat.CHANNEL:
+        asks = post_asks(text, username)
+    elif text.startswith("/"):  # other commands run only as sent
+        asks = asks_bot(text, username)
+    else:
+        asks = message.chat.type == Chat.PRIVATE or addressed(message, context.bot.id, username)
+    question = question_of(message, username) if asks else ""
+    if question and not _LINKS_ONLY.fullmatch(question) and small_talk(question) is None:
+        await answer_question(update, context, question, message)
 
 
 async def not_text(update: Update, context: BriefContext) -> None:
@@ -331,6 +402,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, private_text))
     app.add_handler(MessageHandler(ONLY_NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, group_text))
     app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.TEXT, channel_post))
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED & filters.TEXT, edited))
     app.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     # Last among messages: documents go to /add above, which tells a non-admin why not.
     app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text))

@@ -1,12 +1,16 @@
-"""What the bot keeps between updates: its dependencies, and the questions behind "More" buttons."""
+"""What the bot keeps between updates: its dependencies, the questions behind "More" buttons, and which
+messages answer which (so an edited question edits its answer)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,15 +23,15 @@ from index import Briefbot, Settings
 from .access import Gate, RateLimit
 
 log = logging.getLogger(__name__)
-KEEP_DAYS = 90  # "More" under an answer older than this asks the user to ask again
+KEEP_DAYS = 90  # "More" under an older answer asks to ask again; an older question edited gets a new answer
 
 
-class QuestionMemory:
-    """Questions keyed by a short hash in a SQLite file, so "More" works after a restart.
+class _Memory:
+    """One table of a SQLite file; a disk that refuses it loses only what the table adds, never the bot."""
 
-    The answer message is a reply to the question, and Telegram hands that message back with every
-    button press, so most presses need no memory at all; this file covers questions that were deleted.
-    """
+    SCHEMA = ""
+    TABLE = ""
+    LOST = ""  # what the bot cannot do while the table is off
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -36,16 +40,11 @@ class QuestionMemory:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with self._db() as db:
-                db.execute("CREATE TABLE IF NOT EXISTS questions (key TEXT PRIMARY KEY, question TEXT, at REAL)")
-                db.execute("DELETE FROM questions WHERE at < ?", (time.time() - KEEP_DAYS * 86400,))
-        except (OSError, sqlite3.Error) as exc:  # a read-only disk loses only the fallback, not the bot
-            log.warning("question memory disabled (%s): More needs the original question message", exc)
+                db.execute(f"CREATE TABLE IF NOT EXISTS {self.TABLE} ({self.SCHEMA})")
+                db.execute(f"DELETE FROM {self.TABLE} WHERE at < ?", (time.time() - KEEP_DAYS * 86400,))
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("%s memory disabled (%s): %s", self.TABLE, exc, self.LOST)
             self.path = None
-
-    @staticmethod
-    def key(question: str) -> str:
-        """A 12-hex-digit key: short enough for callback_data, collisions negligible at desk scale."""
-        return hashlib.sha256(" ".join(question.split()).encode()).hexdigest()[:12]
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -57,28 +56,95 @@ class QuestionMemory:
         finally:
             db.close()
 
-    def remember(self, question: str) -> str:
-        """Store ``question``; return its key."""
-        key = self.key(question)
-        if self.path is not None:
-            try:
-                with self._db() as db:
-                    db.execute("INSERT OR REPLACE INTO questions VALUES (?, ?, ?)", (key, question, time.time()))
-            except sqlite3.Error as exc:
-                log.warning("could not remember a question: %s", exc)
-        return key
+    def _write(self, sql: str, row: tuple[Any, ...]) -> None:
+        if self.path is None:
+            return
+        try:
+            with self._db() as db:
+                db.execute(sql, row)
+        except sqlite3.Error as exc:
+            log.warning("could not write to %s memory: %s", self.TABLE, exc)
 
-    def recall(self, key: str) -> str | None:
-        """The question stored under ``key``, if any."""
+    def _read(self, sql: str, key: tuple[Any, ...]) -> tuple[Any, ...] | None:
         if self.path is None:
             return None
         try:
             with self._db() as db:
-                row = db.execute("SELECT question FROM questions WHERE key = ?", (key,)).fetchone()
+                row = db.execute(sql, key).fetchone()
         except sqlite3.Error as exc:
-            log.warning("could not recall a question: %s", exc)
+            log.warning("could not read %s memory: %s", self.TABLE, exc)
             return None
+        return tuple(row) if row else None
+
+
+class QuestionMemory(_Memory):
+    """Questions keyed by a short hash in a SQLite file, so "More" works after a restart.
+
+    The answer message is a reply to the question, and Telegram hands that message back with every
+    button press, so most presses need no memory at all; this file covers questions that were deleted.
+    """
+
+    TABLE = "questions"
+    SCHEMA = "key TEXT PRIMARY KEY, question TEXT, at REAL"
+    LOST = "More needs the original question message"
+
+    @staticmethod
+    def key(question: str) -> str:
+        """A 12-hex-digit key: short enough for callback_data, collisions negligible at desk scale."""
+        return hashlib.sha256(" ".join(question.split()).encode()).hexdigest()[:12]
+
+    def remember(self, question: str) -> str:
+        """Store ``question``; return its key."""
+        key = self.key(question)
+        self._write("INSERT OR REPLACE INTO questions VALUES (?, ?, ?)", (key, question, time.time()))
+        return key
+
+    def recall(self, key: str) -> str | None:
+        """The question stored under ``key``, if any."""
+        row = self._read("SELECT question FROM questions WHERE key = ?", (key,))
         return str(row[0]) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class Replied:
+    """The answer the bot sent to one message: the question it read there, and its messages' ids."""
+
+    question: str
+    messages: tuple[int, ...]
+
+
+class AnswerMemory(_Memory):
+    """Which messages of the bot answer which message of a chat, so an edited question edits its answer.
+
+    In memory too, so that a question and its edit, handled at once, take turns (``turn``).
+    """
+
+    TABLE = "answers"
+    SCHEMA = "chat INTEGER, message INTEGER, question TEXT, replies TEXT, at REAL, PRIMARY KEY (chat, message)"
+    LOST = "an edited question gets a new answer instead of its old one edited"
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__(path)
+        self._turns: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def turn(self, chat_id: int, message_id: int) -> asyncio.Lock:
+        """The lock for answering one message: its edit waits until the first answer is sent."""
+        lock = self._turns.get((chat_id, message_id))
+        if lock is None:
+            lock = self._turns[(chat_id, message_id)] = asyncio.Lock()
+        return lock
+
+    def remember(self, chat_id: int, message_id: int, question: str, replies: list[int]) -> None:
+        """Record that ``replies`` answer ``question``, asked in message ``message_id``."""
+        self._write("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
+                    (chat_id, message_id, question, json.dumps(replies), time.time()))
+
+    def recall(self, chat_id: int, message_id: int) -> Replied | None:
+        """What the bot answered to that message, if it did (and remembers)."""
+        row = self._read("SELECT question, replies FROM answers WHERE chat = ? AND message = ?", (chat_id, message_id))
+        if row is None:
+            return None
+        return Replied(str(row[0]), tuple(int(i) for i in json.loads(row[1])))
 
 
 @dataclass
@@ -91,13 +157,15 @@ class Deps:
     rate: RateLimit
     strangers: RateLimit
     questions: QuestionMemory
+    answers: AnswerMemory
 
     @classmethod
     def build(cls, settings: Settings, service: Briefbot) -> Deps:
         """The dependencies for one application."""
         return cls(service=service, settings=settings, gate=Gate(settings), rate=RateLimit(settings.rate_limit),
                    strangers=RateLimit(1, window=600.0),  # a stranger hears "private bot" once per 10 min
-                   questions=QuestionMemory(settings.store / "bot-questions.sqlite"))
+                   questions=QuestionMemory(settings.store / "bot-questions.sqlite"),
+                   answers=AnswerMemory(settings.store / "bot-questions.sqlite"))
 
 
 class BriefContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -92,6 +92,7 @@ class FakeBotAPI:
         self.pages: dict[str, tuple[bytes, str]] = {}
         self.webhook: dict[str, Any] | None = None
         self.outbox: list[dict[str, Any]] = []
+        self.deleted: list[dict[str, Any]] = []  # by deleteMessage
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
@@ -192,6 +193,23 @@ class FakeBotAPI:
         msg = self._message(channel, text, sender=None)
         self._push({"channel_post": msg})
         return msg
+
+    def edit(self, message: dict[str, Any], text: str) -> dict[str, Any]:
+        """The sender edits a message: Telegram sends it again, whole, as an edited message or post."""
+        key = (message["chat"]["id"], message["message_id"])
+        msg = {k: v for k, v in self.messages[key].items() if k != "entities"}  # updates already queued keep theirs
+        msg.update(text=text, edit_date=int(time.time()))
+        if ents := entities(text):
+            msg["entities"] = ents
+        self.messages[key] = msg
+        self._push({"edited_channel_post" if msg["chat"]["type"] == "channel" else "edited_message": msg})
+        return msg
+
+    def user_deletes(self, message: dict[str, Any]) -> None:
+        """A user deletes a message (in a private chat, the bot's too) without the bot being told."""
+        msg = self.messages.pop((message["chat"]["id"], message["message_id"]))
+        if msg in self.outbox:
+            self.outbox.remove(msg)
 
     def press(self, message: dict[str, Any], data: str, *, user: dict[str, Any],
               drop_reply: bool = False) -> str:
@@ -430,6 +448,19 @@ class FakeBotAPI:
             msg["reply_markup"] = p["reply_markup"]
         msg.setdefault("_edits", []).append(p.get("text"))
         return _public(msg)
+
+    async def _m_deleteMessage(self, p: dict[str, Any]) -> Any:
+        chat = self._chat(p)
+        msg = self.messages.get((chat["id"], p.get("message_id", -1)))
+        if msg is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        if not msg.get("_by_bot") and chat["type"] == "private":
+            raise ApiError(400, "Bad Request: message can't be deleted")
+        del self.messages[(chat["id"], msg["message_id"])]
+        if msg in self.outbox:
+            self.outbox.remove(msg)
+        self.deleted.append(msg)
+        return True
 
     async def _m_sendChatAction(self, p: dict[str, Any]) -> Any:
         self._chat(p)
