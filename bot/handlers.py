@@ -119,7 +119,8 @@ async def answer_question(update: Update, context: BriefContext, question: str, 
     user = update.effective_user
     chat_id, message_id = message.chat.id, message.message_id
     async with deps.answers.turn(chat_id, message_id):
-        before = await asyncio.to_thread(deps.answers.recall, chat_id, message_id)
+        edit = update.edited_message is not None or update.edited_channel_post is not None
+        before = await asyncio.to_thread(deps.answers.recall, chat_id, message_id) if edit else None
         if before is not None and before.question == question:  # an edit that left the question as it was
             return
         wait = deps.rate.wait(user.id if user else chat_id)
