@@ -22,7 +22,10 @@ _SPANS = re.compile(rf"\b{_SPAN}", re.IGNORECASE)
 # Words asking for the newest reporting, which a desk asks for more than any date.
 RECENT = re.compile(
     r"\b(?:latest|newest|most recent|lately|recently|currently|right now|now|today|these days|this week"
-    rf"|at the moment|at present|yesterday|last night|this morning|tonight)\b|\b{_SPAN}",
+    rf"|at the moment|at present|yesterday|last night|this morning|tonight)\b|\b{_SPAN}"
+    # What comes next is forecast in the newest reports: "next week", "in the coming weeks", "the days ahead".
+    r"|\bnext\s+(?:week|month|few\s+(?:days|weeks|months))\b|\bcoming\s+(?:days|weeks|months)\b"
+    r"|\b(?:days|weeks|months)\s+ahead\b",
     re.IGNORECASE,
 )
 # "The latest" is the reports of this many days up to the newest report in the store: a week of a
@@ -34,12 +37,13 @@ _FEW = {"hour": (1, "day"), "day": (RECENT_DAYS, "day"), "week": (3, "week"), "m
         "year": (3, "year")}
 
 # "Last month" and "this year" are calendar periods; "the last month" and "the past year" are spans
-# (above). "Two months ago" is a month; "on Monday" and "last Monday" the last Monday up to now
-# ("since Monday": since that day); "last weekend", the last Saturday and Sunday.
+# (above). "Two months ago" is a month, "two years ago" a year, "two weeks ago" the week (from Monday)
+# of that day, "two days ago" (or "the day before yesterday") a day; "on Monday" and "last Monday" the
+# last Monday up to now ("since Monday": since that day); "last weekend", the last Saturday and Sunday.
 _WEEKDAYS = {name.lower(): n for n, name in enumerate(calendar.day_name)}
 _CALENDAR = re.compile(
     rf"\b(?:(?P<this>this)|(?<!\bthe\s)(?<!\bpast\s)(?P<last>last))\s+(?P<unit>month|year)\b(?!\s+of\b)"
-    rf"|\b(?P<ago>{_COUNT})\s+months?\s+ago\b"
+    rf"|(?<![\d,.])\b(?P<ago>{_COUNT})\s+(?P<ago_unit>day|week|month|year)s?\s+ago\b|\b(?P<dby>the\s+day\s+before\s+yesterday)\b"
     r"|\b(?P<weekend>(?:last|this|this\s+past|over\s+the|on\s+the|during\s+the)\s+weekend)\b(?![’']s)"
     rf"|\b(?P<wprep>on|last|this\s+past|since|before|after|until|till|by)\s+(?P<weekday>{'|'.join(_WEEKDAYS)})\b"
     # Not "Monday's", "on Monday, March 6" (the date says which), "on Tuesday afternoons" (every one).
@@ -120,7 +124,7 @@ def span_start(question: str, newest: Callable[[], str | None]) -> str | None:
 
 def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
     """The question with each calendar period it names relative to now ("last month", "this year",
-    "two months ago", "on Monday", "over the weekend") written as the period it is of the newest
+    "two months ago", "three days ago", "on Monday", "over the weekend") written as the period it is of the newest
     report's date, and a line saying how it was read; the question unchanged and "" when it names
     none or no report is dated."""
     if not _CALENDAR.search(question) or (last := _newest_day(newest)) is None:
@@ -129,6 +133,9 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
 
     def named(day: date) -> str:
         return f"{calendar.month_name[day.month]} {day.day}, {day.year}"
+
+    def month_of(day: date) -> str:
+        return f"{calendar.month_name[day.month]} {day.year}"
 
     def absolute(m: re.Match[str]) -> str:
         said = m.group(0)
@@ -147,12 +154,23 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
             text = f"from {named(saturday)} to {named(saturday + timedelta(days=1))}"
             read.append(f"“{said}” as the weekend of {named(saturday)}")
             return text
-        elif m.group("ago"):
-            month = _month_back(last, _count(m.group("ago")))
-            text = f"{calendar.month_name[month.month]} {month.year}"
+        elif m.group("dby") or m.group("ago_unit") in ("day", "week"):  # back from the newest report's day
+            back = 2 if m.group("dby") else _count(m.group("ago")) * (7 if m.group("ago_unit") == "week" else 1)
+            if back + 7 >= (last - date(1, 1, 1)).days:
+                return said
+            day = last - timedelta(days=back)
+            week = m.group("ago_unit") == "week"  # the Monday-to-Sunday week of that day
+            text = f"the week of {named(day - timedelta(days=day.weekday()))}" if week else f"on {named(day)}"
+        elif m.group("ago_unit") == "month":
+            if (months := _count(m.group("ago"))) >= last.year * 12:
+                return said
+            text = month_of(_month_back(last, months))
+        elif m.group("ago"):  # years
+            if (year := last.year - _count(m.group("ago"))) < 1:
+                return said
+            text = str(year) if _FRAMED_YEAR.search(question, 0, m.start()) else f"in {year}"
         elif m.group("unit").lower() == "month":
-            month = _month_back(last, 1 if m.group("last") else 0)
-            text = f"{calendar.month_name[month.month]} {month.year}"
+            text = month_of(_month_back(last, 1 if m.group("last") else 0))
         else:
             year = last.year - bool(m.group("last"))
             text = str(year) if _FRAMED_YEAR.search(question, 0, m.start()) else f"in {year}"
@@ -160,4 +178,6 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
         return text
 
     resolved = _CALENDAR.sub(absolute, question)
+    if not read:  # every period named reached before the first year
+        return question, ""
     return resolved, f"Read {' and '.join(read)}: the newest report is dated {last.isoformat()}."

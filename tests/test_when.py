@@ -120,6 +120,25 @@ def test_the_latest_reaches_as_far_back_as_asked(desk: Briefbot) -> None:
     assert dam.passages[0].title == "Assessment, March 5" and "(the latest)" not in dam.message
 
 
+def test_days_and_weeks_ago_are_read_from_the_newest_report(desk: Briefbot) -> None:
+    for question in ("What did Wagner do two days ago?", "What did Wagner do the day before yesterday?"):
+        answer = desk.ask(question)
+        assert answer.passages[0].title == "Assessment, April 22", question
+        assert answer.note.startswith("Read “") and "as April 22, 2023: the newest report is dated 2023-04-24." in answer.note
+    weeks = desk.ask("What happened in Kherson two weeks ago?")  # the week from Monday, April 10
+    assert weeks.passages[0].title == "Assessment, April 10"
+    assert weeks.note.startswith("Read “two weeks ago” as the week of April 10, 2023")
+    assert not desk.ask("What happened in Kherson two years ago?").answered  # 2021: no report
+
+
+def test_what_comes_next_is_asked_of_the_latest_reports(desk: Briefbot) -> None:
+    # A forecast is in the newest reports: "the coming weeks" searches the last week's first.
+    for question in ("What will happen in Kherson in the coming weeks?", "What will happen in Kherson next week?"):
+        answer = desk.ask(question)
+        assert answer.note == "From the latest reports: 2023-04-17 to 2023-04-24.", question
+        assert answer.passages[0].title == "Assessment, April 24", question
+
+
 def test_a_span_without_a_subject_gets_the_opening_passages_of_its_reports(desk: Briefbot) -> None:
     weeks = desk.ask("What happened in the past two weeks?")
     # April 22's one sentence is too short to lead (digest.MIN_WORDS).
@@ -203,12 +222,14 @@ def test_which_questions_ask_for_the_latest() -> None:
     for question in ("What is the latest on Kherson?", "Where is Wagner fighting now?", "Who commands the VDV currently?",
                      "What has Prigozhin said recently?", "Any news this week?", "the most recent strikes on Odesa",
                      "Kherson over the past week", "Wagner in recent days", "What did Prigozhin say last week?",
-                     "the last few days", "What has Wagner done over the last seven days?"):
+                     "the last few days", "What has Wagner done over the last seven days?",
+                     "What will Russia do next week?", "Kherson in the coming weeks", "the days ahead in Bakhmut"):
         assert latest_since(question, lambda: newest) == [week], question
     for question in ("What did Xi commit to?", "What happened in Kherson in November 2022?", "Who knows?",
                      "Was the recentralisation of command announced?", "What happened in the last days of Azovstal?",
                      "the last weeks of the Kharkiv counteroffensive", "the past of Crimea", "Is the river clean nowadays?",
-                     "What happened in the last week of February 2023?", "the last month of the siege of Mariupol"):
+                     "What happened in the last week of February 2023?", "the last month of the siege of Mariupol",
+                     "the next phase of the war", "What's coming?"):
         assert latest_since(question, lambda: newest) == [], question
     assert latest_since("What is the latest?", lambda: None) == []  # no dated report in the store
     assert latest_since("What is the latest?", lambda: "sometime") == []
@@ -243,6 +264,14 @@ def test_how_far_back_the_latest_reaches(question: str, starts: list[str]) -> No
     ("the offensive of March last year", "the offensive of March 2022"),
     ("Q1 this year", "Q1 2023"),
     ("What happened in Bakhmut two months ago?", "What happened in Bakhmut February 2023?"),
+    ("What did Wagner do two days ago?", "What did Wagner do on April 22, 2023?"),
+    ("What happened the day before yesterday?", "What happened on April 22, 2023?"),
+    ("What did Putin say a week ago?", "What did Putin say the week of April 17, 2023?"),
+    ("strikes 10 days ago", "strikes on April 14, 2023"),
+    ("What did Prigozhin say three weeks ago?", "What did Prigozhin say the week of April 3, 2023?"),
+    ("What did Putin promise two years ago?", "What did Putin promise in 2021?"),
+    ("since a year ago", "since 2022"),
+    ("What lived here 10,000 years ago?", "What lived here 10,000 years ago?"),
     # The newest report, April 24, is a Monday's.
     ("What happened on Friday?", "What happened on April 21, 2023?"),
     ("What did Putin say last Monday?", "What did Putin say on April 17, 2023?"),
@@ -264,6 +293,8 @@ def test_last_month_and_this_year_are_read_from_the_newest_report(question: str,
     assert said.endswith("the newest report is dated 2023-04-24.") if read != question else said == ""
     assert resolve("What happened last month?", lambda: None) == ("What happened last month?", "")
     assert resolve("last year", lambda: "0001-03-01") == ("last year", "")  # no year before it to name
+    for before_year_one in ("five years ago", "40 months ago", "900 days ago", "60 weeks ago"):
+        assert resolve(before_year_one, lambda: "0002-01-03") == (before_year_one, "")
 
 
 def test_last_weekend_of_a_sunday_is_the_one_before() -> None:
@@ -373,7 +404,7 @@ def test_the_periods_a_question_names(question: str, named: list[Window]) -> Non
 
 
 _DATE_WORDS = ["last", "this", "past", "the", "next", "month", "months", "year", "years", "week", "weeks", "days",
-               "hours", "two", "a", "couple", "of", "few", "recent", "ago", "on", "since", "before", "until",
+               "hours", "two", "a", "couple", "of", "few", "recent", "ago", "day before yesterday", "coming", "ahead", "on", "since", "before", "until",
                "Monday", "sunday", "weekend", "over", "in", "May", "may", "march", "March", "2023", "2022-23",
                "14.03.2023", "3/4/2023", "2023-02-29", "Q1", "H2", "winter", "early", "mid-2022", "5th", "31",
                "yesterday", "today", "latest", "week of", "from", "to", "and", ",", "?", "Bakhmut", "February",
