@@ -88,7 +88,7 @@ def digest(catalog: Catalog, rows: RowCache, allowed: Set[str], question: str, n
            since: str | None = None) -> Digest:
     """The first ``n`` passages of the newest allowed report or, when the question names a period (or
     the latest ``since`` a date: "the past two weeks"), of the reports dated in it (each one's first,
-    oldest report first, then each one's second, …). No passages, and a note saying so, when the
+    oldest report first, newest first for a span ``since``, then each one's second, …). No passages, and a note saying so, when the
     period holds no report."""
     first = date.fromisoformat(since) if since else None
     periods = [Window(first.year, (first.month, first.day), (12, 31), "later")] if first else windows(question)
@@ -99,10 +99,12 @@ def digest(catalog: Catalog, rows: RowCache, allowed: Set[str], question: str, n
     if not picked:
         return Digest([], _none_dated(catalog, allowed, periods) if periods else "")
     records = (catalog.reports[rid] for rid in picked)
-    reports = sorted(records, key=_order) if periods else [max(records, key=_order)]
+    # A span up to now ("the past two weeks") reads like a feed, newest first, so the first page shows
+    # the latest days; a period named ("March 2023") reads in order, oldest first.
+    reports = sorted(records, key=_order, reverse=bool(first)) if periods else [max(records, key=_order)]
     shown = reports[:n]
     per_report = math.ceil(n / len(shown)) + SPARE_CHUNKS
-    read = shown + _neighbours(catalog, allowed, shown)
+    read = shown + _neighbours(catalog, allowed, sorted(shown, key=_order))
     want = [f"{r.report_id}:{seq}" for r in read for seq in range(min(r.chunks, per_report))]
     got = rows.rows(want, catalog.generation, dim)
     leads = [[(cid, got[cid]) for seq in range(per_report) if (cid := f"{r.report_id}:{seq}") in got] for r in read]
@@ -122,8 +124,9 @@ def digest(catalog: Catalog, rows: RowCache, allowed: Set[str], question: str, n
         which = "the report" if periods else "the newest report"
         note = f"The opening passages of {which}, “{reports[0].title}” ({reports[0].date or 'undated'})."
     else:
-        note = (f"The opening passage of each of the {len(reports)} reports dated {reports[0].date} to "
-                f"{reports[-1].date}, oldest first.")
+        oldest, newest = min(reports, key=_order), max(reports, key=_order)
+        note = (f"The opening passage of each of the {len(reports)} reports dated {oldest.date} to "
+                f"{newest.date}, {'newest' if first else 'oldest'} first.")
     return Digest(passages, note)
 
 

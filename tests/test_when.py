@@ -142,8 +142,10 @@ def test_what_comes_next_is_asked_of_the_latest_reports(desk: Briefbot) -> None:
 def test_a_span_without_a_subject_gets_the_opening_passages_of_its_reports(desk: Briefbot) -> None:
     weeks = desk.ask("What happened in the past two weeks?")
     # April 22's one sentence is too short to lead (digest.MIN_WORDS).
-    assert weeks.note == "The opening passage of each of the 2 reports dated 2023-04-10 to 2023-04-24, oldest first."
-    assert [p.title for p in weeks.passages] == ["Assessment, April 10", "Assessment, April 24"]
+    # A span up to now reads newest first, so a long one's first page shows its latest days.
+    assert weeks.note == "The opening passage of each of the 2 reports dated 2023-04-10 to 2023-04-24, newest first."
+    assert [p.title for p in weeks.passages] == ["Assessment, April 24", "Assessment, April 10"]
+    assert [p.title for p in desk.ask("What happened in the past two months?", k=1).passages] == ["Assessment, April 24"]
     for newest in ("What's new?", "What happened yesterday?"):  # the newest report tells of yesterday
         assert [p.title for p in desk.ask(newest).passages] == ["Assessment, April 24"], newest
 
