@@ -42,8 +42,11 @@ def pdf_bytes(paragraphs: list[str]) -> bytes:
     return out.getvalue()
 
 
-# Short timeouts and backoff so injected faults cost milliseconds, not seconds.
-FAST = Network(connect_timeout=1.0, read_timeout=1.0, write_timeout=2.0, pool_timeout=2.0, backoff=0.05)
+# Short timeouts and backoff so injected faults cost milliseconds, not seconds. The read timeout leaves
+# room for a busy machine: a sendMessage answered after it is not resent (bot/net.py), so a stall of
+# the test process past it would lose a reply that no fault asked to lose.
+FAST = Network(connect_timeout=1.0, read_timeout=2.0, write_timeout=2.0, pool_timeout=2.0, backoff=0.05)
+LATE = FAST.read_timeout + 0.5  # a "slow" or "hang" fault answers this late: after the read timeout
 
 
 def make_settings(store: Path, api: FakeBotAPI, **overrides: Any) -> Settings:

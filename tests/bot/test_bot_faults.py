@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 import pytest
-from bot_harness import ADMIN, QUESTION, QUOTE, TOKEN, USER, make_settings, running
+from bot_harness import ADMIN, LATE, QUESTION, QUOTE, TOKEN, USER, make_settings, running
 from fake_bot_api import FakeBotAPI
 
 from bot import BotConfigError, build_application, run
@@ -36,19 +36,19 @@ def secret_of(token: str) -> str:
 ])
 async def test_reply_faults_deliver_exactly_once(fake: FakeBotAPI, bot: Any, kind: str, times: int,
                                                  calls: int) -> None:
-    fake.fail("sendMessage", kind, times, delay=1.5)
+    fake.fail("sendMessage", kind, times, delay=LATE)
     question = fake.say(fake.private(USER), QUESTION)
     [reply] = await fake.wait_for(lambda: replies_to(fake, question))
     assert QUOTE in reply["text"]
-    await fake.settle(quiet=1.6 if kind == "slow" else 0.3)
+    await fake.settle(quiet=LATE + 0.1 if kind == "slow" else 0.3)
     assert len(fake.sent(USER)) == 1
     assert len(fake.calls_to("sendMessage")) == calls
 
 
 async def test_idempotent_calls_retry_even_after_a_timeout(fake: FakeBotAPI, bot: Any) -> None:
     # /add edits its status message; an edit that hangs, or lands after the timeout, is simply sent again
-    fake.fail("editMessageText", "hang", 1, delay=1.5)
-    fake.fail("editMessageText", "slow", 1, delay=1.5)
+    fake.fail("editMessageText", "hang", 1, delay=LATE)
+    fake.fail("editMessageText", "slow", 1, delay=LATE)
     fake.fail("sendChatAction", "reset", 1)
     doc = fake.add_file(b"# Note\n\nThe desk moved to the third floor in May.\n", "note.md")
     fake.say(fake.private(ADMIN), None, document=doc, caption="/add")
@@ -68,12 +68,12 @@ async def test_many_chats_under_random_faults_answer_every_question_once(fake: F
     for method, kinds in {"sendMessage": ["502", "503", "500", "reset", "reset", "slow", "429"],
                           "sendChatAction": ["502", "reset", "hang"], "getUpdates": ["502"]}.items():
         for kind in kinds:
-            fake.fail(method, kind, delay=1.5)
+            fake.fail(method, kind, delay=LATE)
         rng.shuffle(fake.faults[method])
     async with running(settings, svc):
         asked = [fake.say(fake.private(u), QUESTION) for u in users for _ in range(2)]
         await fake.wait_for(lambda: all(replies_to(fake, m) for m in asked), within=30)
-        await fake.settle(quiet=1.6)
+        await fake.settle(quiet=LATE + 0.1)
     assert all(len(replies_to(fake, m)) == 1 for m in asked)
     assert len(fake.sent()) == len(asked)
     assert not any(fake.faults.values())  # every fault was injected
@@ -84,14 +84,14 @@ async def test_token_never_reaches_logs_or_replies(fake: FakeBotAPI, svc: Briefb
     caplog.set_level(logging.DEBUG)
     settings = make_settings(svc.settings.store, fake)
     fake.fail("sendMessage", "reset", 1)
-    fake.fail("sendMessage", "slow", 1, delay=1.5)  # a TimedOut reaches the error handler, with traceback
+    fake.fail("sendMessage", "slow", 1, delay=LATE)  # a TimedOut reaches the error handler, with traceback
     fake.fail("getUpdates", "502", 1)
     async with running(settings, svc) as app:
         assert secret_of(TOKEN) not in repr(app) + repr(app.bot)  # tracebacks and crash reports show these
         question = fake.say(fake.private(USER), QUESTION)
         fake.say(fake.private(USER), QUESTION)
         await fake.wait_for(lambda: replies_to(fake, question))
-        await fake.settle(quiet=1.6)
+        await fake.settle(quiet=LATE + 0.1)
     logging.getLogger("test").error("failed calling %s", f"{fake.url}/bot{TOKEN}/getMe",
                                     exc_info=RuntimeError(f"cannot reach /bot{TOKEN}/getMe"))
     secret = secret_of(TOKEN)

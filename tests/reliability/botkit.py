@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from aiohttp import web
+from bot_harness import LATE
 from fake_bot_api import FakeBotAPI, Fault
 
 # Faults per method. sendMessage never gets "hang" (the call is dropped unprocessed and answered late):
@@ -26,7 +27,7 @@ class RandomFaultAPI(FakeBotAPI):
     """Injects a random fault into a share ``rate`` of calls, at most ``per_request`` times into the same
     request (same method and parameters, i.e. a retry), so that every request eventually goes through."""
 
-    def __init__(self, token: str, *, rate: float, seed: int, per_request: int = 2, delay: float = 1.5) -> None:
+    def __init__(self, token: str, *, rate: float, seed: int, per_request: int = 2, delay: float = LATE) -> None:
         super().__init__(token)
         self.rng = random.Random(seed)
         self.rate, self.per_request, self.delay = rate, per_request, delay
