@@ -202,8 +202,10 @@ def _cite(rec: ReportRecord, chunk_id: str, row: Row, boilerplate: Set[str]) -> 
     if e - s > QUOTE_MAX:
         s, e = best_window(text, base, s, e, ())
     quote = text[s - base:e - base]
+    # The passage opens at its lead: what came before is what the lead skipped (the title, a heading,
+    # a map note), which the citation or the context button shows anyway.
     return Passage(
         report_id=rec.report_id, title=rec.title, publisher=rec.publisher, date=rec.date, url=rec.url, path=rec.path,
-        page=rec.page_at(s), start=base, end=base + len(text), text=text, quote=quote, quote_start=s, quote_end=e,
-        score=round(score, 4), chunk_id=chunk_id,
+        page=rec.page_at(s), start=s, end=base + len(text), text=text[s - base:], quote=quote, quote_start=s,
+        quote_end=e, score=round(score, 4), chunk_id=chunk_id,
     ), quote

@@ -137,6 +137,22 @@ def test_a_note_repeated_only_now_and_then_is_still_boilerplate(settings: Settin
     assert quoted(service.ask("Summarize the March 3 assessment", k=3).passages, leads("2023-03-03"))
 
 
+def test_a_digest_passage_opens_at_its_lead(settings: Settings, real_embedder: object, tmp_path: Path) -> None:
+    # The title heading leads the first chunk (as in ISW's reports, where a map note follows it too):
+    # shown before the lead, it was the first words of every digest.
+    service = Briefbot(settings, embedder=real_embedder)  # type: ignore[arg-type]
+    for day, paragraphs in DAYS.items():
+        body = "\n\n".join([f"# Daily Assessment, {day}"]
+                            + [paragraph(lead, subject) for lead, subject in paragraphs])
+        write_md(tmp_path / f"desk-{day}.md", body, title=f"Daily Assessment, {day}", publisher="Desk Institute",
+                 date=day)
+    assert not service.ingest([str(tmp_path)]).failed
+    answer = service.ask("What's new?", k=3)
+    assert quoted(answer.passages, leads("2023-03-05"))
+    assert all(p.text.startswith(p.quote) for p in answer.passages)
+    check_verbatim(service, answer)
+
+
 def test_a_publisher_of_the_store_names_no_subject(desk: Briefbot) -> None:
     answer = desk.ask("What did the Desk Institute publish on March 3?", k=3)
     assert "“Daily Assessment, 2023-03-03”" in answer.note and quoted(answer.passages, leads("2023-03-03"))
