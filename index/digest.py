@@ -88,8 +88,8 @@ def digest(catalog: Catalog, rows: RowCache, allowed: Set[str], question: str, n
            since: str | None = None) -> Digest:
     """The first ``n`` passages of the newest allowed report or, when the question names a period (or
     the latest ``since`` a date: "the past two weeks"), of the reports dated in it (each one's first,
-    oldest report first, newest first for a span ``since``, then each one's second, …). No passages, and a note saying so, when the
-    period holds no report."""
+    oldest report first, or newest first for a span ``since``, then each one's second, …). No
+    passages, and a note saying so, when the period holds no report."""
     first = date.fromisoformat(since) if since else None
     periods = [Window(first.year, (first.month, first.day), (12, 31), "later")] if first else windows(question)
     picked = allowed

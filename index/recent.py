@@ -124,18 +124,15 @@ def span_start(question: str, newest: Callable[[], str | None]) -> str | None:
 
 def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
     """The question with each calendar period it names relative to now ("last month", "this year",
-    "two months ago", "three days ago", "on Monday", "over the weekend") written as the period it is of the newest
-    report's date, and a line saying how it was read; the question unchanged and "" when it names
-    none or no report is dated."""
+    "two months ago", "three days ago", "on Monday", "over the weekend") written as the period it is
+    of the newest report's date, and a line saying how it was read; the question unchanged and ""
+    when it names none or no report is dated."""
     if not _CALENDAR.search(question) or (last := _newest_day(newest)) is None:
         return question, ""
     read: list[str] = []
 
     def named(day: date) -> str:
         return f"{calendar.month_name[day.month]} {day.day}, {day.year}"
-
-    def month_of(day: date) -> str:
-        return f"{calendar.month_name[day.month]} {day.year}"
 
     def absolute(m: re.Match[str]) -> str:
         said = m.group(0)
@@ -161,18 +158,14 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
             day = last - timedelta(days=back)
             week = m.group("ago_unit") == "week"  # the Monday-to-Sunday week of that day
             text = f"the week of {named(day - timedelta(days=day.weekday()))}" if week else f"on {named(day)}"
-        elif m.group("ago_unit") == "month":
-            if (months := _count(m.group("ago"))) >= last.year * 12:
+        elif "month" in (m.group("ago_unit"), (m.group("unit") or "").lower()):
+            if (back := _count(m.group("ago")) if m.group("ago") else int(bool(m.group("last")))) >= last.year * 12:
                 return said
-            text = month_of(_month_back(last, months))
-        elif m.group("ago"):  # years
-            if (year := last.year - _count(m.group("ago"))) < 1:
+            month = _month_back(last, back)
+            text = f"{calendar.month_name[month.month]} {month.year}"
+        else:  # a year: "this year", "last year", "two years ago"
+            if (year := last.year - (_count(m.group("ago")) if m.group("ago") else bool(m.group("last")))) < 1:
                 return said
-            text = str(year) if _FRAMED_YEAR.search(question, 0, m.start()) else f"in {year}"
-        elif m.group("unit").lower() == "month":
-            text = month_of(_month_back(last, 1 if m.group("last") else 0))
-        else:
-            year = last.year - bool(m.group("last"))
             text = str(year) if _FRAMED_YEAR.search(question, 0, m.start()) else f"in {year}"
         read.append(f"“{said}” as {re.sub(r'^(?:in|on|since|before|after|until|till|by) ', '', text)}")
         return text
