@@ -39,12 +39,16 @@ _FEW = {"hour": (1, "day"), "day": (RECENT_DAYS, "day"), "week": (3, "week"), "m
 # "Last month" and "this year" are calendar periods; "the last month" and "the past year" are spans
 # (above). "Two months ago" is a month, "two years ago" a year, "two weeks ago" the week (from Monday)
 # of that day, "two days ago" (or "the day before yesterday") a day; "on Monday" and "last Monday" the
-# last Monday up to now ("since Monday": since that day); "last weekend", the last Saturday and Sunday.
+# last Monday up to now ("since Monday": since that day); "last weekend", the last Saturday and Sunday;
+# "last winter", "this quarter" and "the start of the year" what they are of now.
 _WEEKDAYS = {name.lower(): n for n, name in enumerate(calendar.day_name)}
 _CALENDAR = re.compile(
     rf"\b(?:(?P<this>this)|(?<!\bthe\s)(?<!\bpast\s)(?P<last>last))\s+(?P<unit>month|year)\b(?!\s+of\b)"
     rf"|(?<![\d,.])\b(?P<ago>{_COUNT})\s+(?P<ago_unit>day|week|month|year)s?\s+ago\b|\b(?P<dby>the\s+day\s+before\s+yesterday)\b"
     r"|\b(?P<weekend>(?:last|this|this\s+past|over\s+the|on\s+the|during\s+the)\s+weekend)\b(?![’']s)"
+    r"|(?<!\bthe\s)\b(?P<sway>last|this|this\s+past)\s+(?P<season>spring|summer|fall|autumn|winter)\b(?!\s+of\b)"
+    r"|(?<!\bthe\s)\b(?P<qway>last|this)\s+quarter\b(?!\s+of\b)"
+    r"|\b(?:the\s+)?(?:start|beginning)\s+of\s+the\s+(?P<opening>year|month)\b"
     rf"|\b(?P<wprep>on|last|this\s+past|since|before|after|until|till|by)\s+(?P<weekday>{'|'.join(_WEEKDAYS)})\b"
     # Not "Monday's", "on Monday, March 6" (the date says which), "on Tuesday afternoons" (every one).
     rf"(?![’']s)(?!\s*,?\s*(?:the\s+)?(?:\d|{'|'.join(name for name in calendar.month_name if name)})"
@@ -54,7 +58,8 @@ _CALENDAR = re.compile(
 # A year after these words is a date the question already frames ("since 2022", "March 2022", "the
 # winter of 2022"); any other is written "in 2022", as a bare year is no date ("2022 losses").
 _FRAMED_YEAR = re.compile(
-    r"\b(?:in|during|of|since|from|Q[1-4]|quarter|half|spring|summer|fall|autumn|winter|\d{1,2}(?:st|nd|rd|th)?|"
+    r"\b(?:in|during|of|since|from|early|late|mid|Q[1-4]|quarter|half|spring|summer|fall|autumn|winter|"
+    r"\d{1,2}(?:st|nd|rd|th)?|"
     + "|".join(name for name in calendar.month_name if name) + r")\s+$",
     re.IGNORECASE,
 )
@@ -77,6 +82,17 @@ def _month_back(day: date, months: int) -> date:
     """The same day ``months`` months earlier (the month's last day when it has fewer days)."""
     year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _season(season: str, now: date) -> tuple[int, bool]:
+    """The year the season of that name nearest ``now`` begins in (its latest start up to now, or this
+    year's when it is still to come), and whether it was over by ``now``: the winter of December to
+    February counts from its December."""
+    first = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}[season]
+    year = now.year - (first == 12 and now.month < 9)  # from September on, "this winter" is the coming one
+    end_month = first + 2
+    ended = (now.year, now.month) > (year + (end_month > 12), (end_month - 1) % 12 + 1)
+    return year, ended
 
 
 def span(question: str) -> tuple[int, str] | None:
@@ -151,6 +167,20 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
             text = f"from {named(saturday)} to {named(saturday + timedelta(days=1))}"
             read.append(f"“{said}” as the weekend of {named(saturday)}")
             return text
+        elif m.group("season"):  # "this winter" of April is the one just ended; "last summer", the last one over
+            season = m.group("season").lower()
+            year, ended = _season(season, last)
+            if m.group("sway").lower() != "this" and not ended:
+                year -= 1
+            if year < 1:
+                return said
+            text = f"the winter of {year}-{(year + 1) % 100:02d}" if season == "winter" else f"{season} {year}"
+        elif m.group("qway"):
+            quarter = (last.year * 4 + (last.month - 1) // 3) - (m.group("qway").lower() == "last")
+            text = f"Q{quarter % 4 + 1} {quarter // 4}"
+        elif m.group("opening"):  # "since the start of the year": of this year
+            of_month = f"{calendar.month_name[last.month]} " if m.group("opening").lower() == "month" else ""
+            text = re.sub(r"the\s+\w+$", f"{of_month}{last.year}", said)
         elif m.group("dby") or m.group("ago_unit") in ("day", "week"):  # back from the newest report's day
             back = 2 if m.group("dby") else _count(m.group("ago")) * (7 if m.group("ago_unit") == "week" else 1)
             if back + 7 >= (last - date(1, 1, 1)).days:

@@ -129,6 +129,9 @@ def test_days_and_weeks_ago_are_read_from_the_newest_report(desk: Briefbot) -> N
     assert weeks.passages[0].title == "Assessment, April 10"
     assert weeks.note.startswith("Read “two weeks ago” as the week of April 10, 2023")
     assert not desk.ask("What happened in Kherson two years ago?").answered  # 2021: no report
+    spring = desk.ask("What happened to the Kakhovka reservoir this spring?")
+    assert spring.passages[0].title == "Assessment, March 5"
+    assert spring.note.startswith("Read “this spring” as spring 2023: ")
 
 
 def test_what_comes_next_is_asked_of_the_latest_reports(desk: Briefbot) -> None:
@@ -274,6 +277,17 @@ def test_how_far_back_the_latest_reaches(question: str, starts: list[str]) -> No
     ("What did Putin promise two years ago?", "What did Putin promise in 2021?"),
     ("since a year ago", "since 2022"),
     ("What lived here 10,000 years ago?", "What lived here 10,000 years ago?"),
+    # Seasons, quarters and "the start of the year" are those of now; April 24 is in spring.
+    ("What did Russia do last winter?", "What did Russia do the winter of 2022-23?"),
+    ("this winter", "the winter of 2022-23"),
+    ("What happened last summer?", "What happened summer 2022?"),
+    ("plans for this summer", "plans for summer 2023"),
+    ("What happened late last year?", "What happened late 2022?"),
+    ("What happened last quarter?", "What happened Q1 2023?"),
+    ("How many strikes since the start of the year?", "How many strikes since the start of 2023?"),
+    ("since the beginning of the month", "since the beginning of April 2023"),
+    ("the last winter of the war", "the last winter of the war"),
+    ("the last quarter of 2022", "the last quarter of 2022"),
     # The newest report, April 24, is a Monday's.
     ("What happened on Friday?", "What happened on April 21, 2023?"),
     ("What did Putin say last Monday?", "What did Putin say on April 17, 2023?"),
@@ -297,6 +311,21 @@ def test_last_month_and_this_year_are_read_from_the_newest_report(question: str,
     assert resolve("last year", lambda: "0001-03-01") == ("last year", "")  # no year before it to name
     for before_year_one in ("five years ago", "40 months ago", "900 days ago", "60 weeks ago"):
         assert resolve(before_year_one, lambda: "0002-01-03") == (before_year_one, "")
+
+
+@pytest.mark.parametrize(("newest", "last_winter", "this_winter", "last_summer"), [
+    ("2023-01-15", "the winter of 2021-22", "the winter of 2022-23", "summer 2022"),  # in a winter: the one before
+    ("2023-09-10", "the winter of 2022-23", "the winter of 2023-24", "summer 2023"),  # a summer just over
+    ("2023-12-05", "the winter of 2022-23", "the winter of 2023-24", "summer 2023"),
+])
+def test_last_season_is_the_last_one_over(newest: str, last_winter: str, this_winter: str, last_summer: str) -> None:
+    assert [resolve(q, lambda: newest)[0] for q in ("last winter", "this winter", "last summer")] == [
+        last_winter, this_winter, last_summer]
+
+
+def test_last_quarter_of_a_january_is_the_year_before() -> None:
+    assert resolve("last quarter", lambda: "2023-01-15") == (
+        "Q4 2022", "Read “last quarter” as Q4 2022: the newest report is dated 2023-01-15.")
 
 
 def test_last_weekend_of_a_sunday_is_the_one_before() -> None:
@@ -406,7 +435,7 @@ def test_the_periods_a_question_names(question: str, named: list[Window]) -> Non
 
 
 _DATE_WORDS = ["last", "this", "past", "the", "next", "month", "months", "year", "years", "week", "weeks", "days",
-               "hours", "two", "a", "couple", "of", "few", "recent", "ago", "day before yesterday", "coming", "ahead", "on", "since", "before", "until",
+               "hours", "two", "a", "couple", "of", "few", "recent", "ago", "day before yesterday", "coming", "ahead", "quarter", "start of the", "summer", "on", "since", "before", "until",
                "Monday", "sunday", "weekend", "over", "in", "May", "may", "march", "March", "2023", "2022-23",
                "14.03.2023", "3/4/2023", "2023-02-29", "Q1", "H2", "winter", "early", "mid-2022", "5th", "31",
                "yesterday", "today", "latest", "week of", "from", "to", "and", ",", "?", "Bakhmut", "February",
