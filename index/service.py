@@ -103,6 +103,9 @@ class Briefbot(Ingesting):
                     if p >= self.min_support:
                         break
                 since = scope.since if starts else None
+                if starts and since is None:  # the latest asked for, and they had no answer: say so
+                    note = (f"Nothing in the latest reports ({min(starts)} to {self._newest()}) answers that; "
+                            "these passages are from all the reports.")
         except BriefbotError:
             raise
         except Exception as exc:  # chromadb raises plain exceptions when its server is away

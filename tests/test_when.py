@@ -66,6 +66,8 @@ def test_the_latest_falls_back_to_all_the_reports_when_the_last_days_say_nothing
     assert answer.answered
     assert answer.passages[0].title == "Assessment, March 5"
     assert "(the latest)" not in answer.message
+    assert answer.note == ("Nothing in the latest reports (2023-04-17 to 2023-04-24) answers that; "
+                           "these passages are from all the reports.")
     assert not desk.ask("What is the latest on the grain corridor?").answered
 
 
