@@ -44,7 +44,7 @@ _FEW = {"hour": (1, "day"), "day": (RECENT_DAYS, "day"), "week": (3, "week"), "m
 _WEEKDAYS = {name.lower(): n for n, name in enumerate(calendar.day_name)}
 _CALENDAR = re.compile(
     rf"\b(?:(?P<this>this)|(?<!\bthe\s)(?<!\bpast\s)(?P<last>last))\s+(?P<unit>month|year)\b(?!\s+of\b)"
-    rf"|(?<![\d,.])\b(?P<ago>{_COUNT})\s+(?P<ago_unit>day|week|month|year)s?\s+ago\b|\b(?P<dby>the\s+day\s+before\s+yesterday)\b"
+    rf"|(?<![\d,.-])\b(?P<ago>{_COUNT})\s+(?P<ago_unit>day|week|month|year)s?\s+ago\b|\b(?P<dby>the\s+day\s+before\s+yesterday)\b"
     r"|\b(?P<weekend>(?:last|this|this\s+past|over\s+the|on\s+the|during\s+the)\s+weekend)\b(?![’']s)"
     r"|(?<!\bthe\s)\b(?P<sway>last|this|this\s+past)\s+(?P<season>spring|summer|fall|autumn|winter)\b(?!\s+of\b)"
     r"|(?<!\bthe\s)\b(?P<qway>last|this)\s+quarter\b(?!\s+of\b)"
@@ -79,8 +79,11 @@ def _count(text: str) -> int:
 
 
 def _month_back(day: date, months: int) -> date:
-    """The same day ``months`` months earlier (the month's last day when it has fewer days)."""
+    """The same day ``months`` months earlier (the month's last day when it has fewer days; the first
+    day there is when that is before it)."""
     year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    if year < 1:
+        return date.min
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
@@ -123,7 +126,8 @@ def latest_since(question: str, newest: Callable[[], str | None]) -> list[str]:
     if unit in ("month", "year"):  # the same day of that month: "the past month" of April 24 is from March 24
         first = _month_back(last, n * (12 if unit == "year" else 1))
     else:
-        first = last - timedelta(days=n * (7 if unit == "week" else 1))
+        days = n * (7 if unit == "week" else 1)
+        first = last - timedelta(days=days) if days < (last - date.min).days else date.min
     week = last - timedelta(days=RECENT_DAYS)
     return [first.isoformat()] + [week.isoformat()] * (first > week)
 
@@ -174,7 +178,7 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
                 year -= 1
             if year < 1:
                 return said
-            text = f"the winter of {year}-{(year + 1) % 100:02d}" if season == "winter" else f"{season} {year}"
+            text = f"the {season} of {year}" + (f"-{(year + 1) % 100:02d}" if season == "winter" else "")
         elif m.group("qway"):
             quarter = (last.year * 4 + (last.month - 1) // 3) - (m.group("qway").lower() == "last")
             text = f"Q{quarter % 4 + 1} {quarter // 4}"
