@@ -214,8 +214,9 @@ def help_message(reports: Sequence[ReportInfo], *, admin: bool, group: bool) -> 
     lines.append(f"{how} For example:\n" + "\n".join(f"• {esc(q)}" for q in EXAMPLES))
     lines.append("“What's new?” gets the opening passages of the newest report, “What happened on March 3?” "
                  "those of that day's. A period narrows a question: “… since April 2023”, “… from March to May "
-                 "2023”, “… last month”, “… over the past two weeks”. /sources lists the reports. Under an "
-                 "answer, <i>More</i> shows further passages and <i>Context</i> the text around a passage.")
+                 "2023”, “… last month”, “… over the past two weeks”, “… last winter”. /sources lists the "
+                 "reports. Under an answer, <i>More</i> shows further passages and <i>Context</i> the text "
+                 "around a passage; edit your question and I edit my answer.")
     if admin:
         lines.append("Admin: /add (send a document with the caption /add, reply /add to one, or /add &lt;url&gt;), "
                      "/forget &lt;id&gt;, /stats.")
