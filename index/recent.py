@@ -48,7 +48,7 @@ _CALENDAR = re.compile(
     r"|\b(?P<weekend>(?:last|this|this\s+past|over\s+the|on\s+the|during\s+the)\s+weekend)\b(?![’']s)"
     r"|(?<!\bthe\s)\b(?P<sway>last|this|this\s+past)\s+(?P<season>spring|summer|fall|autumn|winter)\b(?!\s+of\b)"
     r"|(?<!\bthe\s)\b(?P<qway>last|this)\s+quarter\b(?!\s+of\b)"
-    r"|\b(?:the\s+)?(?:start|beginning)\s+of\s+the\s+(?P<opening>year|month)\b"
+    r"|\b(?:the\s+)?(?:start|beginning)\s+of\s+the\s+(?P<opening>year|month)\b(?!-)"
     rf"|\b(?P<wprep>on|last|this\s+past|since|before|after|until|till|by)\s+(?P<weekday>{'|'.join(_WEEKDAYS)})\b"
     # Not "Monday's", "on Monday, March 6" (the date says which), "on Tuesday afternoons" (every one).
     rf"(?![’']s)(?!\s*,?\s*(?:the\s+)?(?:\d|{'|'.join(name for name in calendar.month_name if name)})"

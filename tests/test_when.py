@@ -290,6 +290,7 @@ def test_how_far_back_the_latest_reaches(question: str, starts: list[str]) -> No
     ("since the beginning of the month", "since the beginning of April 2023"),
     ("the last winter of the war", "the last winter of the war"),
     ("the last quarter of 2022", "the last quarter of 2022"),
+    ("since the start of the year-long siege", "since the start of the year-long siege"),
     # The newest report, April 24, is a Monday's.
     ("What happened on Friday?", "What happened on April 21, 2023?"),
     ("What did Putin say last Monday?", "What did Putin say on April 17, 2023?"),
