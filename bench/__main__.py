@@ -191,7 +191,7 @@ def serve_pair(speed: Any, work: Path, tag: str, *, store: Path | None = None, p
 def wait_big(speed: Any, proc: Any, work: Path, big_dir: Path | None) -> dict[str, Any]:
     """Collect the background 100k build and mark its store reusable."""
     log("waiting for the 100k store ...")
-    got = speed.finish_worker(proc, work / "build100k.json")
+    got: dict[str, Any] = speed.finish_worker(proc, work / "build100k.json")
     assert big_dir is not None
     (big_dir / "done.json").write_text(json.dumps(got))
     log(f"100k store: {got['chunks']:,} chunks, {got['sentences']:,} sentences in {got['build_s']:.0f} s")

@@ -28,7 +28,7 @@ def _all(col: Any, include: list[str]) -> dict[str, list[Any]]:
 
 def _noisy(vecs: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
     v = vecs + rng.normal(0.0, sigma, vecs.shape).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    return np.asarray(v / np.linalg.norm(v, axis=1, keepdims=True))
 
 
 def cmd_build100k(a: argparse.Namespace) -> dict[str, Any]:
@@ -44,8 +44,9 @@ def cmd_build100k(a: argparse.Namespace) -> dict[str, Any]:
     from index.store import EF_SEARCH, SENTENCE_VECTORS, Store, pack_vectors, source_id, unpack_vectors
 
     cs = ChromaSettings(anonymized_telemetry=False)
-    src = chromadb.PersistentClient(path=a.src, settings=cs)
-    dst = chromadb.PersistentClient(path=a.dst, settings=cs)
+    # Chroma's typed results are unions of every include; this copies raw records, so it reads them as Any.
+    src: Any = chromadb.PersistentClient(path=a.src, settings=cs)
+    dst: Any = chromadb.PersistentClient(path=a.dst, settings=cs)
     rng = np.random.default_rng(a.seed)
     p = a.prefix
     t0 = time.perf_counter()
@@ -115,7 +116,7 @@ def cmd_build100k(a: argparse.Namespace) -> dict[str, Any]:
     # Plain LangChain's collection, created as langchain_chroma creates it, filled the same way.
     from langchain_chroma import Chroma
 
-    lc_col = Chroma(collection_name="langchain", client=dst)._collection
+    lc_col: Any = Chroma(collection_name="langchain", client=dst)._collection
     lvec = np.asarray(lc["embeddings"], dtype=np.float32)
     n_lc, copy = 0, 0
     while n_lc < a.target:

@@ -60,7 +60,7 @@ async def _first_start(store: Path, work: Path, log: Callable[[str], None]) -> f
                                                     stdout=errlog, stderr=errlog)
         try:
             await fake.wait_for(lambda: fake.calls_to("getUpdates"), within=300)
-            took = fake.calls_to("getUpdates")[0].at - t0
+            took = float(fake.calls_to("getUpdates")[0].at - t0)
         finally:
             await _stop(proc)
             await fake.stop()
@@ -127,7 +127,7 @@ async def _drive(fake: Any, users: Sequence[int], questions: Sequence[str], per_
     waiting: dict[int, asyncio.Future[Any]] = {}
 
     def watch(call: Any) -> None:
-        future = waiting.get(call.params.get("chat_id"))  # type: ignore[arg-type]
+        future = waiting.get(call.params.get("chat_id"))
         if call.method == "sendMessage" and call.outcome == "ok" and future is not None and not future.done():
             future.set_result(call)
 

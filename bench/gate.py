@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,8 @@ def main(squad_store: str, isw_store: str, n: int = 500) -> None:
         "isw_on": (np.array([features(isw, q) for q in load("calibration_ontopic.jsonl") + load("tuning_ontopic.jsonl")]), 1),
         "isw_off": (np.array([features(isw, q) for q in load("calibration_offtopic.jsonl")]), 0),
     }
-    np.savez("/tmp/gate_features.npz", **{k: v[0] for k, v in sets.items()})
+    arrays: dict[str, Any] = {k: v[0] for k, v in sets.items()}
+    np.savez("/tmp/gate_features.npz", **arrays)
     x = np.vstack([v[0] for v in sets.values()])
     y = np.concatenate([np.full(len(v[0]), v[1]) for v in sets.values()])
     # Each of the four sets weighs the same, whatever its size.
@@ -83,4 +85,4 @@ def main(squad_store: str, isw_store: str, n: int = 500) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3], *(int(a) for a in sys.argv[3:]))
+    main(sys.argv[1], sys.argv[2], *(int(a) for a in sys.argv[3:4]))

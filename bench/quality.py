@@ -47,7 +47,7 @@ def lc_embeddings() -> Any:
 def _briefbot(store: Path) -> Any:
     from index import Briefbot, Settings
 
-    return Briefbot(Settings(store=store, _env_file=None), embedder=embedder())  # type: ignore[call-arg]
+    return Briefbot(Settings(store=store, _env_file=None), embedder=embedder())
 
 
 def _dump(path: Path, rows: Sequence[Any]) -> None:
@@ -128,7 +128,7 @@ def run_isw(work: Path, store: Path, files: Sequence[Path], *, log: Log) -> dict
     off = [o for _, _, set_off in sets for o in set_off]
     sources = isw.sources(files)
     chunks = split_sources(sources)
-    systems = [
+    systems: list[Any] = [
         BriefbotSystem(svc, keys),
         LangChainSystem.open(lc_embeddings(), svc.store.client),
         BM25System("BM25 (1000-char chunks)", chunk_passages(chunks)),

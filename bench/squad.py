@@ -154,7 +154,7 @@ class Gold:
         """Spans in ``raw_text`` (the baselines' text)."""
         spans: dict[str, list[tuple[int, int] | None]] = {}
         for a in arts:
-            pos, out = 0, []
+            pos, out = 0, list[tuple[int, int] | None]()
             for p in a.paragraphs:
                 out.append((pos, pos + len(p)))
                 pos += len(p) + 2
@@ -232,12 +232,13 @@ def as_system(target: Any, gold: Gold | None) -> tuple[Any, Gold]:
     if callable(target):
         if gold is None:
             raise ValueError("pass gold=Gold.from_briefbot(service) with a callable")
+        keys = gold.keys
 
         class _Wrapped:
             name = getattr(target, "__name__", "callable")
 
             def ask(self, question: str, k: int = K) -> Result:
-                return BriefbotSystem(_Service(target), gold.keys).ask(question, k)
+                return BriefbotSystem(_Service(target), keys).ask(question, k)
 
         return _Wrapped(), gold
     raise TypeError(f"cannot evaluate {type(target).__name__}")

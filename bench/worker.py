@@ -16,6 +16,7 @@ import shutil
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def cmd_ingest(a: argparse.Namespace) -> dict[str, Any]:
     emb.embed(["warm up the model"])
     plain = SentenceTransformer(model_path(), device="cpu")
     plain.encode(["warm up the model"])
-    settings = Settings(store=Path(a.store), _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(store=Path(a.store), _env_file=None)
     svc = Briefbot(settings, embedder=emb)
     with Clock() as ing:
         summary = svc.ingest(files)
@@ -89,7 +90,7 @@ def cmd_ingest(a: argparse.Namespace) -> dict[str, Any]:
         if n + 1 < ROUNDS:  # the fresh store stays until the next run: its Chroma client is this process's
             shutil.rmtree(fresh := Path(f"{a.store}-round{n + 2}"), ignore_errors=True)
             with Clock() as ing_n:
-                Briefbot(Settings(store=fresh, _env_file=None), embedder=emb).ingest(files)  # type: ignore[call-arg]
+                Briefbot(Settings(store=fresh, _env_file=None), embedder=emb).ingest(files)
             runs["ingest"].append(ing_n)
     for name, clocks in runs.items():
         best = min(clocks, key=lambda c: c.wall)
@@ -200,10 +201,10 @@ def cmd_serve(a: argparse.Namespace) -> dict[str, Any]:
             series[kind][0].append(wall)
             series[kind][1].append(cpu)
     for kind, target in (("briefbot", bb), ("langchain", lc_out)):
-        wall, cpu = series[kind]
-        target.update(latency_summary(wall))
-        target["cpu_p50"] = latency_summary(cpu)["p50"]
-        target["cpu_p95"] = latency_summary(cpu)["p95"]
+        walls, cpus = series[kind]
+        target.update(latency_summary(walls))
+        target["cpu_p50"] = latency_summary(cpus)["p50"]
+        target["cpu_p95"] = latency_summary(cpus)["p95"]
     hits, misses = svc.searcher.rows.hits - before[0], svc.searcher.rows.misses - before[1]
     bb.update(row_cache_hit_rate=hits / max(1, hits + misses), row_cache_mb=svc.searcher.rows.nbytes / 2**20,
               question_runtime=getattr(svc.embedder, "question_runtime", "-"))
@@ -241,7 +242,8 @@ def _questions_during_writes(svc: Any, queries: list[str], k: int) -> dict[str, 
             note = Path(tmp) / "bench-note.md"
             note.write_text(f"---\ntitle: Bench note {time.time()}\n---\nGrain convoys left Odesa under escort.\n")
             time.sleep(1.0)
-            for write in (lambda: svc.ingest([str(note)]), lambda: svc.forget(str(note))):
+            writers: list[Callable[[], object]] = [lambda: svc.ingest([str(note)]), lambda: svc.forget(str(note))]
+            for write in writers:
                 t0 = time.perf_counter()
                 write()
                 writes.append((t0, time.perf_counter()))
