@@ -274,7 +274,9 @@ class FakeBotAPI:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {within}s; calls: {[c.method for c in self.calls]}")
+                calls = [c.method + (f" ({c.outcome})" if c.outcome != "ok" else "") for c in self.calls
+                         if c.method != "getUpdates" or c.outcome != "ok"]  # successful polls are noise
+                raise AssertionError(f"condition not met within {within}s; calls: {calls}")
             await asyncio.sleep(0.02)
 
     async def drained(self, quiet: float = 0.3) -> None:
