@@ -186,11 +186,11 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
             of_month = f"{calendar.month_name[last.month]} " if m.group("opening").lower() == "month" else ""
             text = re.sub(r"the\s+\w+$", f"{of_month}{last.year}", said)
         elif m.group("dby") or m.group("ago_unit") in ("day", "week"):  # back from the newest report's day
-            back = 2 if m.group("dby") else _count(m.group("ago")) * (7 if m.group("ago_unit") == "week" else 1)
-            if back + 7 >= (last - date(1, 1, 1)).days:
+            week = m.group("ago_unit") == "week"  # the Monday-to-Sunday week of that day
+            back = 2 if m.group("dby") else _count(m.group("ago")) * (7 if week else 1)
+            if back + 7 >= (last - date.min).days:
                 return said
             day = last - timedelta(days=back)
-            week = m.group("ago_unit") == "week"  # the Monday-to-Sunday week of that day
             text = f"the week of {named(day - timedelta(days=day.weekday()))}" if week else f"on {named(day)}"
         elif "month" in (m.group("ago_unit"), (m.group("unit") or "").lower()):
             if (back := _count(m.group("ago")) if m.group("ago") else int(bool(m.group("last")))) >= last.year * 12:
