@@ -59,6 +59,14 @@ class Gate:
             return Verdict.SERVE if user is not None and user.id in self.users else Verdict.REFUSE
         return Verdict.LEAVE if self.leave_unknown else Verdict.IGNORE
 
+    def moved(self, old: int, new: int) -> bool:
+        """Group ``old`` is now supergroup ``new`` (Telegram's upgrade gives a group a new id): the new id
+        is allowed when the old one was. True when that newly allows it."""
+        if old not in self.chats or new in self.chats:
+            return False
+        self.chats.add(new)
+        return True
+
     def upload_too_big(self, size: int | None) -> str | None:
         """A one-line reason when a document is over the upload limit, else None."""
         if size is not None and size > self.upload_limit_mb * 1e6:

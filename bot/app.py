@@ -53,7 +53,7 @@ class QuietBot(ExtBot[int]):
 
 @dataclass(frozen=True, slots=True)
 class Network:
-    """Timeouts and retries towards the Bot API; tests shrink them, deployments keep the defaults."""
+    """Timeouts, retries and waits towards the Bot API; tests shrink them, deployments keep the defaults."""
 
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
@@ -64,6 +64,7 @@ class Network:
     backoff: float = 0.5
     concurrent_updates: int = 32
     flood_retries: int = 3
+    leave_grace: float = 5.0  # before leaving an unknown supergroup (bot/handlers.py leave_later)
 
 
 def token_of(settings: Settings) -> str:
@@ -104,7 +105,7 @@ def build_application(settings: Settings, service: Briefbot, *, network: Network
         .post_init(post_init)
         .build()
     )
-    app.bot_data["deps"] = Deps.build(settings, service)
+    app.bot_data["deps"] = Deps.build(settings, service, leave_grace=net.leave_grace)
     handlers.register(app)
     return app
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from telegram import Chat, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, ChatMigrated, TelegramError
 
 from .state import BriefContext
 
@@ -18,6 +18,7 @@ async def deliver(context: BriefContext, chat: Chat, reply_to: Message | None, p
     """Send ``parts`` (the keyboard under the last), editing the old answer's messages where there are
     some: the first parts into them, the rest sent after, and old messages left over deleted."""
     ids: list[int] = []
+    chat_id = chat.id
     editing = list(replace)
     for i, part in enumerate(parts):
         keyboard = markup if i == len(parts) - 1 else None
@@ -27,10 +28,16 @@ async def deliver(context: BriefContext, chat: Chat, reply_to: Message | None, p
                 ids.append(old)
                 continue
             editing = []  # the old answer is gone or frozen: the rest goes out anew, in order
-        if reply_to is not None:
-            sent = await reply_to.reply_text(part, do_quote=True, reply_markup=keyboard)
-        else:
-            sent = await context.bot.send_message(chat.id, part, reply_markup=keyboard)
+        try:
+            if reply_to is not None:
+                sent = await reply_to.reply_text(part, do_quote=True, reply_markup=keyboard)
+            else:
+                sent = await context.bot.send_message(chat_id, part, reply_markup=keyboard)
+        except ChatMigrated as exc:  # asked just before the group became a supergroup: answer it there
+            if not context.deps.follow(chat_id, exc.new_chat_id):
+                raise
+            chat_id, reply_to = exc.new_chat_id, None  # the question's id there is not the one it had
+            sent = await context.bot.send_message(chat_id, part, reply_markup=keyboard)
         ids.append(sent.message_id)
     for old in replace[len(parts):]:
         try:

@@ -136,6 +136,11 @@ async def answer_question(update: Update, context: BriefContext, question: str, 
 async def gate(update: Update, context: BriefContext) -> None:
     """Before every handler: serve, tell a stranger (now and then), or stay silent and maybe leave."""
     deps = context.deps
+    message = update.message
+    if message is not None and message.migrate_to_chat_id:  # in the old group; the new id follows
+        deps.follow(message.chat.id, message.migrate_to_chat_id)
+    elif message is not None and message.migrate_from_chat_id:  # in the new supergroup
+        deps.follow(message.migrate_from_chat_id, message.chat.id)
     verdict = deps.gate.verdict(update)
     if verdict is Verdict.SERVE:
         return
@@ -148,9 +153,27 @@ async def gate(update: Update, context: BriefContext) -> None:
                 await update.callback_query.answer(stranger, show_alert=True)
             elif update.message is not None and not deps.strangers.wait(user.id):
                 await update.message.reply_text(stranger)
-        if verdict is Verdict.LEAVE and chat is not None:
-            await context.bot.leave_chat(chat.id)
+        if verdict is Verdict.LEAVE and chat is not None and chat.id not in deps.leaving:
+            if chat.type == Chat.SUPERGROUP:  # maybe an allowed group just upgraded, its move not yet seen
+                deps.leaving.add(chat.id)
+                context.application.create_task(leave_later(context, chat.id), update=update)
+            else:
+                await context.bot.leave_chat(chat.id)
     raise ApplicationHandlerStop
+
+
+async def leave_later(context: BriefContext, chat_id: int) -> None:
+    """Leave an unknown supergroup after a grace period, unless it turned out to be an allowed group's new
+    id: Telegram announces the bot's joining the new supergroup and the move itself in updates of their own,
+    in no set order."""
+    deps = context.deps
+    try:
+        await asyncio.sleep(deps.leave_grace)
+        if chat_id not in deps.gate.chats:
+            with contextlib.suppress(TelegramError):
+                await context.bot.leave_chat(chat_id)
+    finally:
+        deps.leaving.discard(chat_id)
 
 
 async def start(update: Update, context: BriefContext) -> None:

@@ -12,7 +12,7 @@ import sqlite3
 import time
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -32,6 +32,7 @@ class _Memory:
     SCHEMA = ""
     TABLE = ""
     LOST = ""  # what the bot cannot do while the table is off
+    EXPIRES = True  # rows older than KEEP_DAYS are dropped at start
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -41,7 +42,8 @@ class _Memory:
             path.parent.mkdir(parents=True, exist_ok=True)
             with self._db() as db:
                 db.execute(f"CREATE TABLE IF NOT EXISTS {self.TABLE} ({self.SCHEMA})")
-                db.execute(f"DELETE FROM {self.TABLE} WHERE at < ?", (time.time() - KEEP_DAYS * 86400,))
+                if self.EXPIRES:
+                    db.execute(f"DELETE FROM {self.TABLE} WHERE at < ?", (time.time() - KEEP_DAYS * 86400,))
         except (OSError, sqlite3.Error) as exc:
             log.warning("%s memory disabled (%s): %s", self.TABLE, exc, self.LOST)
             self.path = None
@@ -75,6 +77,16 @@ class _Memory:
             log.warning("could not read %s memory: %s", self.TABLE, exc)
             return None
         return tuple(row) if row else None
+
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.path is None:
+            return []
+        try:
+            with self._db() as db:
+                return [tuple(row) for row in db.execute(sql)]
+        except sqlite3.Error as exc:
+            log.warning("could not read %s memory: %s", self.TABLE, exc)
+            return []
 
 
 class QuestionMemory(_Memory):
@@ -147,6 +159,24 @@ class AnswerMemory(_Memory):
         return Replied(str(row[0]), tuple(int(i) for i in json.loads(row[1])))
 
 
+class ChatMoves(_Memory):
+    """Groups that became supergroups (Telegram gives the chat a new id): old id to new, kept for good,
+    so a restart still serves an allowed group under its new id."""
+
+    TABLE = "moves"
+    SCHEMA = "old INTEGER PRIMARY KEY, new INTEGER, at REAL"
+    LOST = "an allowed group that became a supergroup is served until a restart, not after"
+    EXPIRES = False
+
+    def remember(self, old: int, new: int) -> None:
+        """Record that chat ``old`` is now chat ``new``."""
+        self._write("INSERT OR REPLACE INTO moves VALUES (?, ?, ?)", (old, new, time.time()))
+
+    def all(self) -> list[tuple[int, int]]:
+        """Every move recorded, as (old, new) ids."""
+        return [(int(old), int(new)) for old, new in self._rows("SELECT old, new FROM moves")]
+
+
 @dataclass
 class Deps:
     """Everything handlers use, built once from settings and the service."""
@@ -158,14 +188,30 @@ class Deps:
     strangers: RateLimit
     questions: QuestionMemory
     answers: AnswerMemory
+    moves: ChatMoves
+    leave_grace: float  # seconds before leaving an unknown supergroup: it may be an allowed group, moved
+    leaving: set[int] = field(default_factory=set)  # chats a leave is scheduled for
 
     @classmethod
-    def build(cls, settings: Settings, service: Briefbot) -> Deps:
-        """The dependencies for one application."""
-        return cls(service=service, settings=settings, gate=Gate(settings), rate=RateLimit(settings.rate_limit),
+    def build(cls, settings: Settings, service: Briefbot, *, leave_grace: float = 5.0) -> Deps:
+        """The dependencies for one application; allowed groups that moved are allowed under their new ids."""
+        path = settings.store / "bot-questions.sqlite"
+        deps = cls(service=service, settings=settings, gate=Gate(settings), rate=RateLimit(settings.rate_limit),
                    strangers=RateLimit(1, window=600.0),  # a stranger hears "private bot" once per 10 min
-                   questions=QuestionMemory(settings.store / "bot-questions.sqlite"),
-                   answers=AnswerMemory(settings.store / "bot-questions.sqlite"))
+                   questions=QuestionMemory(path), answers=AnswerMemory(path), moves=ChatMoves(path),
+                   leave_grace=leave_grace)
+        for old, new in deps.moves.all():
+            deps.gate.moved(old, new)
+        return deps
+
+    def follow(self, old: int, new: int) -> bool:
+        """Group ``old`` became supergroup ``new``: serve it there if it was served; True if so."""
+        if not self.gate.moved(old, new):
+            return new in self.gate.chats
+        self.moves.remember(old, new)
+        log.warning("allowed group %s became supergroup %s and is served under its new id; "
+                    "add %s to BRIEFBOT_ALLOWED_CHATS to say so in the settings", old, new, new)
+        return True
 
 
 class BriefContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -45,7 +45,8 @@ def pdf_bytes(paragraphs: list[str]) -> bytes:
 # Short timeouts and backoff so injected faults cost milliseconds, not seconds. The read timeout leaves
 # room for a busy machine: a sendMessage answered after it is not resent (bot/net.py), so a stall of
 # the test process past it would lose a reply that no fault asked to lose.
-FAST = Network(connect_timeout=1.0, read_timeout=2.0, write_timeout=2.0, pool_timeout=2.0, backoff=0.05)
+FAST = Network(connect_timeout=1.0, read_timeout=2.0, write_timeout=2.0, pool_timeout=2.0, backoff=0.05,
+               leave_grace=0.5)
 LATE = FAST.read_timeout + 0.5  # a "slow" or "hang" fault answers this late: after the read timeout
 
 

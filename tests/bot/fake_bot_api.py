@@ -87,6 +87,7 @@ class FakeBotAPI:
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.chats: dict[int, dict[str, Any]] = {}
         self.left: set[int] = set()
+        self.moved: dict[int, int] = {}  # groups that became supergroups: old id to new
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.files: dict[str, tuple[bytes, str]] = {}
         self.pages: dict[str, tuple[bytes, str]] = {}
@@ -228,6 +229,28 @@ class FakeBotAPI:
         new = {"user": self.bot_user, "status": "member"}
         self._push({"my_chat_member": {"chat": chat, "from": by, "date": int(time.time()),
                                        "old_chat_member": old, "new_chat_member": new}})
+
+    def migrate(self, group: dict[str, Any], new_id: int, *, join_first: bool = False,
+                by: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The group becomes a supergroup with a new id, as Telegram does it: a service message in the old
+        group (``migrate_to_chat_id``), the bot's joining the new one (``my_chat_member``; first, with
+        ``join_first``) and a service message there (``migrate_from_chat_id``). From then on the old id
+        answers every call with Telegram's 400 naming the new one. Returns the new supergroup."""
+        by = by or self.user(1, "Owner")
+        supergroup = self.chats.setdefault(new_id, {"id": new_id, "type": "supergroup", "title": group["title"]})
+        moved_to = self._message(group, None, sender=by)
+        moved_to["migrate_to_chat_id"] = new_id
+        moved_from = self._message(supergroup, None, sender={"id": 1087968824, "is_bot": True,
+                                                             "first_name": "Group", "username": "GroupAnonymousBot"})
+        moved_from.update(sender_chat=supergroup, migrate_from_chat_id=group["id"])
+        if join_first:
+            self.added_to(supergroup, by)
+        self._push({"message": moved_to})
+        if not join_first:
+            self.added_to(supergroup, by)
+        self._push({"message": moved_from})
+        self.moved[group["id"]] = new_id
+        return supergroup
 
     def add_file(self, data: bytes, name: str, mime: str = "application/octet-stream",
                  size: int | None = None) -> dict[str, Any]:
@@ -392,6 +415,9 @@ class FakeBotAPI:
         chat = self.chats.get(p.get("chat_id"))  # type: ignore[arg-type]
         if chat is None:
             raise ApiError(400, "Bad Request: chat not found")
+        if chat["id"] in self.moved:
+            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                           {"migrate_to_chat_id": self.moved[chat["id"]]})
         if chat["id"] in self.left:
             raise ApiError(403, "Forbidden: bot is not a member of the chat")
         return chat
