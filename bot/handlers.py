@@ -53,7 +53,8 @@ def addressed(message: Message, bot_id: int, username: str | None) -> bool:
     reply = message.reply_to_message
     if reply is not None and reply.from_user is not None and reply.from_user.id == bot_id:
         return True
-    mentions = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    mentions = message.parse_entities(kinds) if message.text else message.parse_caption_entities(kinds)
     return any((e.user is not None and e.user.id == bot_id) or (username and text.lower() == f"@{username.lower()}")
                for e, text in mentions.items())
 
@@ -275,9 +276,26 @@ async def edited(update: Update, context: BriefContext) -> None:
 
 
 async def not_text(update: Update, context: BriefContext) -> None:
-    """A photo, sticker, voice note or the like in a private chat: say what the bot reads."""
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(render.TEXT_ONLY, do_quote=True)
+    """A photo, sticker, voice note or the like in a private chat: say what the bot reads; one whose
+    caption asks a question (a screenshot: "What does ISW say about this?") gets that answered."""
+    message = update.effective_message
+    if message is None:
+        return
+    question = question_of(message, context.bot.username)
+    if "?" in question and small_talk(question) is None:
+        await answer_question(update, context, question, message)
+    else:
+        await message.reply_text(render.TEXT_ONLY, do_quote=True)
+
+
+async def group_caption(update: Update, context: BriefContext) -> None:
+    """A photo or the like in a group, captioned with a question to the bot: the caption is answered."""
+    message = update.effective_message
+    assert message is not None
+    if message.is_automatic_forward or not addressed(message, context.bot.id, context.bot.username):
+        return
+    if question := question_of(message, context.bot.username):
+        await answer_question(update, context, question, message)
 
 
 async def unknown_command(update: Update, context: BriefContext) -> None:
@@ -386,6 +404,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     private = ONLY_NEW & filters.ChatType.PRIVATE
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, private_text))
     app.add_handler(MessageHandler(ONLY_NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, group_text))
+    app.add_handler(MessageHandler(ONLY_NEW & filters.ChatType.GROUPS & filters.CAPTION & ~filters.Document.ALL,
+                                   group_caption))
     app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.TEXT, channel_post))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED & filters.TEXT, edited))
     app.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))

@@ -102,9 +102,20 @@ async def test_a_photo_or_sticker_in_private_gets_told_to_send_text(fake: FakeBo
         [reply] = await fake.wait_for(lambda m=message: replies_to(fake, m))
         assert reply["text"] == render.TEXT_ONLY
     fake.say(fake.group(GROUP), None, user=fake.user(USER), photo=photo)  # in a group: silence
+    fake.say(fake.group(GROUP), None, user=fake.user(USER), photo=photo, caption=QUESTION)  # not to the bot
     after = fake.say(fake.group(GROUP), f"@{fake.bot_user['username']} {QUESTION}", user=fake.user(USER))
     await fake.wait_for(lambda: replies_to(fake, after))
     assert [m for m in fake.sent(GROUP) if m.get("reply_to_message", {}).get("message_id") != after["message_id"]] == []
+
+
+async def test_a_picture_captioned_with_a_question_gets_the_caption_answered(fake: FakeBotAPI, bot: Any) -> None:
+    photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
+    screenshot = fake.say(fake.private(USER), None, photo=photo, caption=QUESTION)
+    in_group = fake.say(fake.group(GROUP), None, user=fake.user(USER), photo=photo,
+                        caption=f"@{fake.bot_user['username']} {QUESTION}")
+    for message in (screenshot, in_group):
+        [reply] = await fake.wait_for(lambda m=message: replies_to(fake, m))
+        assert QUOTE in reply["text"]
 
 
 async def test_group_ignores_chatter_and_answers_when_mentioned(fake: FakeBotAPI, bot: Any) -> None:
