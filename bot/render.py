@@ -227,6 +227,8 @@ def status_line(item: IngestItem) -> str:
     """One ingest outcome as a line."""
     if item.status == "failed":
         return f"✗ {clip(squash(item.reason or item.source), 600)}"
+    if item.status == "skipped":
+        return f"– skipped {clip(squash(item.reason or item.source), 600)}"
     what = clip(squash(item.title or item.source).strip(), 250)
     rid = f" <code>{esc(item.report_id or '')}</code>" if item.report_id else ""
     return f"✓ {item.status}: {what}{rid} ({plural(item.chunks, 'chunk')})"

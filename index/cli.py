@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from .settings import Settings
 from .types import Answer, Filters
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # a reason stays one line, as grep expects
 
 
 def _date(value: str) -> str:
@@ -106,11 +107,13 @@ def cmd_ingest(service: object, args: argparse.Namespace) -> int:
 
         summary = service.ingest(args.inputs, progress)  # type: ignore[attr-defined]
     if args.json:
-        print(json.dumps([vars(i) for i in summary.items], ensure_ascii=False))
+        print(json.dumps([dataclasses.asdict(i) for i in summary.items], ensure_ascii=False))
     else:
         for item in summary.items:
             if item.status == "failed":
                 err.print(f"[red]failed[/red] {escape(item.reason or item.source)}")
+            elif item.status == "skipped":
+                err.print(f"[yellow]skipped[/yellow] {escape(item.reason or item.source)}")
             elif item.status in ("new", "updated"):
                 out.print(f"{item.status:8} {item.report_id}  {escape(item.title or '')} ({item.chunks} chunks)")
         out.print(summary.line())

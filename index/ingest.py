@@ -21,7 +21,7 @@ from . import chunk as chunking
 from .embed import Embedder
 from .errors import LoadError, StoreBusy
 from .fetch import fetch, kind_of
-from .load import Document, Raw, iter_files, load_bytes, read_file
+from .load import Document, Raw, iter_files, load_bytes, read_file, unsupported
 from .progress import Progress, Tracker
 from .search import Searcher
 from .settings import Settings
@@ -77,6 +77,7 @@ class Ingesting:
             self.store.collect_garbage()  # leftovers of an ingest that crashed
             self.store.upgrade()  # a store written by an older version
             jobs: list[tuple[str, Callable[[], Raw]]] = []
+            skipped: list[IngestItem] = []  # a directory's files of types not read
             for ref in inputs:
                 if ref.startswith(("http://", "https://")):
                     jobs.append((ref, functools.partial(self._fetch_url, ref)))
@@ -85,11 +86,15 @@ class Ingesting:
                 if not path.exists():
                     summary.items.append(IngestItem(ref, "failed", reason=f"{ref}: no such file or directory"))
                     continue
-                files = list(iter_files(path))
+                store = self.settings.store.resolve()
+                found = [(f, read) for f, read in iter_files(path) if not f.resolve().is_relative_to(store)]
+                files = [f for f, read in found if read]
                 if path.is_dir() and not files:
                     summary.items.append(IngestItem(ref, "failed", reason=f"{ref}: no supported files inside"))
                 for f in files:
                     jobs.append((str(f.resolve()), functools.partial(self._read_file, f)))
+                skipped.extend(IngestItem(str(f.resolve()), "skipped", reason=f"{f}: {unsupported(f.suffix)}")
+                               for f, read in found if not read)
             results: list[IngestItem | None] = [None] * len(jobs)
             group: list[tuple[int, Prepared]] = []
             track = Tracker(progress, len(jobs))
@@ -116,6 +121,7 @@ class Ingesting:
             if group:
                 flush()
             summary.items.extend(item for item in results if item is not None)
+            summary.items.extend(skipped)
         track.tell("indexing")
         self.refresh_keywords(unless_at=before)
         track.tell("done")

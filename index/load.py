@@ -80,16 +80,16 @@ class Document:
         return page
 
 
-def iter_files(path: Path) -> Iterator[Path]:
-    """The path itself, or every supported file below a directory, sorted, hidden ones skipped."""
+def iter_files(path: Path) -> Iterator[tuple[Path, bool]]:
+    """The path itself, or every file below a directory (sorted, hidden ones left out), each with
+    whether its type is one that is read: a directory's other files are skipped, not failed."""
     if path.is_dir():
         for child in sorted(path.rglob("*")):
             rel = child.relative_to(path)
-            hidden = any(p.startswith(".") for p in rel.parts)
-            if child.is_file() and not hidden and child.suffix.lower() in SUPPORTED:
-                yield child
+            if child.is_file() and not any(p.startswith(".") for p in rel.parts):
+                yield child, child.suffix.lower() in SUPPORTED
     else:
-        yield path
+        yield path, True
 
 
 def parse_date(value: object) -> str | None:
@@ -166,8 +166,14 @@ def sniff(data: bytes, suffix: str) -> str:
     if head.startswith((b"<!doctype html", b"<html")):
         return "html"
     if suffix:
-        raise LoadError(f"unsupported file type {suffix} (supported: pdf, txt, md, html, docx)")
+        raise LoadError(unsupported(suffix))
     return "txt"
+
+
+def unsupported(suffix: str) -> str:
+    """Why a file of this type is not read."""
+    kind = f"file type {suffix}" if suffix else "file without an extension"
+    return f"unsupported {kind} (supported: pdf, txt, md, html, docx)"
 
 
 def load_bytes(data: bytes, name: str, *, kind: str | None = None, url: str | None = None) -> Document:

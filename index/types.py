@@ -105,7 +105,7 @@ class IngestItem:
     """The outcome for one input of an ingest run."""
 
     source: str
-    status: str  # new | updated | unchanged | failed | duplicate
+    status: str  # new | updated | unchanged | failed | duplicate | skipped (a directory's file of a type not read)
     report_id: str | None = None
     title: str | None = None
     chunks: int = 0
@@ -128,8 +128,10 @@ class IngestSummary:
         return self.count("failed") > 0
 
     def line(self) -> str:
-        """A one-line summary: new / updated / unchanged / failed."""
+        """A one-line summary: new / updated / unchanged / failed, and skipped when some were."""
+        skipped = self.count("skipped")
         return (
             f"{self.count('new')} new, {self.count('updated')} updated, "
             f"{self.count('unchanged') + self.count('duplicate')} unchanged, {self.count('failed')} failed"
+            + (f", {skipped} skipped (types not read)" if skipped else "")
         )

@@ -61,6 +61,28 @@ def test_failed_input_gives_exit_1_and_a_reason(tmp_path: Path) -> None:
     assert "bad.pdf" in done.stderr and "1 new, 0 updated, 0 unchanged, 1 failed" in done.stdout
 
 
+def test_a_directory_lists_the_files_it_skips(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    (reports / "deck").mkdir(parents=True)
+    write_md(reports / "good.md", "A real paragraph about the harvest in Ukraine this year.", title="Harvest")
+    (reports / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))
+    (reports / "deck" / "slides.pptx").write_bytes(b"PK\x03\x04" + bytes(100))
+    (reports / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")  # hidden: not a report, not worth a line
+    store = reports / "briefbot-store"  # the store inside the directory: neither read nor listed
+    briefbot("ingest", str(reports / "good.md"), store=store)
+    done = briefbot("ingest", str(reports), store=store)
+    assert done.returncode == 0, done.stderr  # skipping is not failing
+    assert "0 new, 0 updated, 1 unchanged, 0 failed, 2 skipped (types not read)" in done.stdout
+    skipped = [line for line in done.stderr.splitlines() if line.startswith("skipped ")]
+    assert skipped == [f"skipped {reports / 'deck' / 'slides.pptx'}: unsupported file type .pptx (supported: pdf, "
+                       "txt, md, html, docx)",
+                       f"skipped {reports / 'old.doc'}: unsupported file type .doc (supported: pdf, txt, md, "
+                       "html, docx)"]  # each on one line, whatever the terminal's width
+    listed = json.loads(briefbot("ingest", "--json", str(reports), store=store).stdout)
+    assert [(i["status"], Path(i["source"]).name) for i in listed] == [
+        ("unchanged", "good.md"), ("skipped", "slides.pptx"), ("skipped", "old.doc")]
+
+
 def test_an_answer_says_how_it_read_a_period(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
