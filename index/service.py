@@ -23,7 +23,7 @@ from .recent import latest_since, resolve, span_start
 from .search import Searcher
 from .settings import Settings
 from .store import Store, make_client
-from .types import IN_ENGLISH, REFUSAL, Answer, Filters, Passage, ReportInfo
+from .types import EMPTY, IN_ENGLISH, REFUSAL, Answer, Filters, Passage, ReportInfo
 from .when import names_period, opens_at, too_late
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,9 @@ class Briefbot(Ingesting):
         if not answered:
             told = f"The reports in the store don't say: the newest is dated {late}, before that period." if late else (
                 found.note if found is not None and found.note else REFUSAL)
-            if normalize.non_latin(question):
+            if not self.store.snapshot(refresh=False).visible:  # nothing searched: not "the reports don't say"
+                told = EMPTY
+            elif normalize.non_latin(question):
                 told = f"{told} {IN_ENGLISH}"
             return Answer(asked, False, f"{told} {read}".strip(), took, support=round(p, 4))
         shown = tuple(passages[offset:offset + k])

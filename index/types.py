@@ -7,6 +7,7 @@ from typing import Any
 
 # Tests and fronts assert on this exact text; change it here only.
 REFUSAL = "The reports in the store don't say. No passage supports an answer to that question."
+EMPTY = "The store holds no reports yet, so there is nothing to answer from: reports must be added first."
 # Added to a refusal of a question written mostly in another script than Latin ("Что пообещал Си?"):
 # the embedding model reads English, so such a question rarely matches anything but its own words.
 IN_ENGLISH = "Questions are matched in English; try asking in English."

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from index.types import EMPTY, REFUSAL
 from tests.conftest import SAMPLES
 from tests.helpers import write_md
 
@@ -100,6 +101,18 @@ def test_an_answer_says_how_it_read_a_period(tmp_path: Path) -> None:
 def test_refusal_exits_zero(tmp_path: Path) -> None:
     done = briefbot("ask", "--json", "What did Xi commit to?", store=tmp_path / "empty")
     assert done.returncode == 0 and json.loads(done.stdout)["answered"] is False
+
+
+def test_an_empty_store_says_it_is_empty_not_that_the_reports_dont_say(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    for question in ("What did Xi commit to?", "What's new?"):
+        done = briefbot("ask", "--json", question, store=store)
+        assert json.loads(done.stdout)["message"] == EMPTY
+    briefbot("ingest", str(SAMPLES), store=store)
+    assert json.loads(briefbot("ask", "--json", "What is the capital of Peru?", store=store).stdout)["message"] == REFUSAL
+    [report] = json.loads(briefbot("sources", "--json", store=store).stdout)
+    briefbot("forget", report["report_id"], store=store)
+    assert json.loads(briefbot("ask", "--json", "What did Xi commit to?", store=store).stdout)["message"] == EMPTY
 
 
 def test_bad_date_filter_is_a_usage_error(tmp_path: Path) -> None:
