@@ -42,14 +42,18 @@ _FEW = {"hour": (1, "day"), "day": (RECENT_DAYS, "day"), "week": (3, "week"), "m
 # last Monday up to now ("since Monday": since that day); "last weekend", the last Saturday and Sunday;
 # "last winter", "this quarter" and "the start of the year" what they are of now.
 _WEEKDAYS = {name.lower(): n for n, name in enumerate(calendar.day_name)}
+_WEEKDAY = "|".join(_WEEKDAYS)
 _CALENDAR = re.compile(
-    rf"\b(?:(?P<this>this)|(?<!\bthe\s)(?<!\bpast\s)(?P<last>last))\s+(?P<unit>month|year)\b(?!\s+of\b)"
+    # A weekday some weeks before its last one: "on Monday two weeks ago", "a week ago Tuesday".
+    rf"(?<![\d,.-])\b(?:(?:on|last)\s+)?(?P<cw_day>{_WEEKDAY})\s+(?P<cw_n>{_COUNT})\s+weeks?\s+ago\b"
+    rf"|(?<![\d,.-])\b(?P<wc_n>{_COUNT})\s+weeks?\s+ago\s+(?:(?:on|last)\s+)?(?P<wc_day>{_WEEKDAY})\b(?![’']s)"
+    rf"|\b(?:(?P<this>this)|(?<!\bthe\s)(?<!\bpast\s)(?P<last>last))\s+(?P<unit>month|year)\b(?!\s+of\b)"
     rf"|(?<![\d,.-])\b(?P<ago>{_COUNT})\s+(?P<ago_unit>day|week|month|year)s?\s+ago\b|\b(?P<dby>the\s+day\s+before\s+yesterday)\b"
     r"|\b(?P<weekend>(?:last|this|this\s+past|over\s+the|on\s+the|during\s+the)\s+weekend)\b(?![’']s)"
     r"|(?<!\bthe\s)\b(?P<sway>last|this|this\s+past)\s+(?P<season>spring|summer|fall|autumn|winter)\b(?!\s+of\b)"
     r"|(?<!\bthe\s)\b(?P<qway>last|this)\s+quarter\b(?!\s+of\b)"
     r"|\b(?:the\s+)?(?:start|beginning)\s+of\s+the\s+(?P<opening>year|month)\b(?!-)"
-    rf"|\b(?P<wprep>on|last|this\s+past|since|before|after|until|till|by)\s+(?P<weekday>{'|'.join(_WEEKDAYS)})\b"
+    rf"|\b(?P<wprep>on|last|this\s+past|since|before|after|until|till|by)\s+(?P<weekday>{_WEEKDAY})\b"
     # Not "Monday's", "on Monday, March 6" (the date says which), "on Tuesday afternoons" (every one).
     rf"(?![’']s)(?!\s*,?\s*(?:the\s+)?(?:\d|{'|'.join(name for name in calendar.month_name if name)})"
     r"|\s+of\b|\s+(?:morning|afternoon|evening|night)s\b)",
@@ -156,7 +160,12 @@ def resolve(question: str, newest: Callable[[], str | None]) -> tuple[str, str]:
 
     def absolute(m: re.Match[str]) -> str:
         said = m.group(0)
-        if m.group("weekday"):  # "on Monday" of a Monday's report is that day; "last Monday", the one before
+        if weekday := m.group("cw_day") or m.group("wc_day"):  # "a week ago Sunday": the Sunday before last
+            back = (last.weekday() - _WEEKDAYS[weekday.lower()]) % 7 + _count(m.group("cw_n") or m.group("wc_n")) * 7
+            if back + 7 >= (last - date.min).days:
+                return said
+            text = f"on {named(last - timedelta(days=back))}"
+        elif m.group("weekday"):  # "on Monday" of a Monday's report is that day; "last Monday", the one before
             way = " ".join(m.group("wprep").lower().split())
             back = (last.weekday() - _WEEKDAYS[m.group("weekday").lower()]) % 7
             text = named(last - timedelta(days=back or 7 * (way == "last")))

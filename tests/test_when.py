@@ -296,6 +296,11 @@ def test_how_far_back_the_latest_reaches(question: str, starts: list[str]) -> No
     ("What did Putin say last Monday?", "What did Putin say on April 17, 2023?"),
     ("What happened on Monday?", "What happened on April 24, 2023?"),
     ("What has Wagner done since Thursday?", "What has Wagner done since April 20, 2023?"),
+    # A weekday some weeks ago is one day, weeks before that weekday's last one ("a week ago Sunday" is
+    # the Sunday before last), not two periods.
+    ("What happened on Monday two weeks ago?", "What happened on April 10, 2023?"),
+    ("What did Prigozhin say two weeks ago on Thursday?", "What did Prigozhin say on April 6, 2023?"),
+    ("strikes a week ago Sunday", "strikes on April 16, 2023"),
     ("What happened over the weekend?", "What happened from April 22, 2023 to April 23, 2023?"),
     ("the weekend's strikes", "the weekend's strikes"),
     ("on Monday, March 6", "on Monday, March 6"),  # the date says which Monday
@@ -454,7 +459,8 @@ _DATE_WORDS = ["last", "this", "past", "the", "next", "month", "months", "year",
                "Monday", "sunday", "weekend", "over", "in", "May", "may", "march", "March", "2023", "2022-23",
                "14.03.2023", "3/4/2023", "2023-02-29", "Q1", "H2", "winter", "early", "mid-2022", "5th", "31",
                "yesterday", "today", "latest", "week of", "from", "to", "and", ",", "?", "Bakhmut", "February",
-               "Feb", "December", "29", "between", "Friday", "Q3", "2024", "spring", "late", "H1", "2/29/2023"]
+               "Feb", "December", "29", "between", "Friday", "Q3", "2024", "spring", "late", "H1", "2/29/2023",
+               "two weeks ago", "a week ago", "Monday", "on Sunday"]
 
 
 _MONTH_NAMES = st.sampled_from(["January", "February", "March", "May", "April", "November", "December", "Feb"])
