@@ -12,9 +12,10 @@ from .errors import (
 from .progress import IngestProgress
 from .service import Briefbot
 from .settings import Settings
-from .types import REFUSAL, Answer, Filters, IngestItem, IngestSummary, Passage, ReportInfo
+from .types import EMPTY, REFUSAL, Answer, Filters, IngestItem, IngestSummary, Passage, ReportInfo
 
 __all__ = [
+    "EMPTY",
     "REFUSAL",
     "Answer",
     "Briefbot",

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from index.types import EMPTY, REFUSAL
+from index import EMPTY, REFUSAL
 from tests.conftest import SAMPLES
 from tests.helpers import write_md
 

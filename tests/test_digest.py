@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index import REFUSAL, Briefbot, Filters, Passage, Settings
+from index import EMPTY, Briefbot, Filters, Passage, Settings
 from index.digest import asks_digest, publisher_words
 from tests.helpers import check_verbatim, write_md
 
@@ -192,7 +192,7 @@ def test_a_question_with_a_subject_is_still_searched(desk: Briefbot) -> None:
 
 def test_an_empty_store_refuses_a_digest(settings: Settings) -> None:
     empty = Briefbot(settings)
-    assert empty.ask("What's new?").message == REFUSAL
+    assert empty.ask("What's new?").message == EMPTY
 
 
 def test_a_digest_in_both_store_modes_follows_an_ingest_and_a_forget(any_service: Briefbot, tmp_path: Path) -> None:
