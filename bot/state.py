@@ -1,5 +1,5 @@
-"""What the bot keeps between updates: its dependencies, the questions behind "More" buttons, and which
-messages answer which (so an edited question edits its answer)."""
+"""What the bot keeps between updates: its dependencies, the questions behind "More" buttons, which
+messages answer which (so an edited question edits its answer), and which groups moved to a new id."""
 
 from __future__ import annotations
 

@@ -78,6 +78,7 @@ class Ingesting:
             self.store.upgrade()  # a store written by an older version
             jobs: list[tuple[str, Callable[[], Raw]]] = []
             skipped: list[IngestItem] = []  # a directory's files of types not read
+            store = self.settings.store.resolve()  # never read as a report, though it sits in a directory ingested
             for ref in inputs:
                 if ref.startswith(("http://", "https://")):
                     jobs.append((ref, functools.partial(self._fetch_url, ref)))
@@ -86,7 +87,6 @@ class Ingesting:
                 if not path.exists():
                     summary.items.append(IngestItem(ref, "failed", reason=f"{ref}: no such file or directory"))
                     continue
-                store = self.settings.store.resolve()
                 found = [(f, read) for f, read in iter_files(path) if not f.resolve().is_relative_to(store)]
                 files = [f for f, read in found if read]
                 if path.is_dir() and not files:

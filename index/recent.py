@@ -39,8 +39,9 @@ _FEW = {"hour": (1, "day"), "day": (RECENT_DAYS, "day"), "week": (3, "week"), "m
 # "Last month" and "this year" are calendar periods; "the last month" and "the past year" are spans
 # (above). "Two months ago" is a month, "two years ago" a year, "two weeks ago" the week (from Monday)
 # of that day, "two days ago" (or "the day before yesterday") a day; "on Monday" and "last Monday" the
-# last Monday up to now ("since Monday": since that day); "last weekend", the last Saturday and Sunday;
-# "last winter", "this quarter" and "the start of the year" what they are of now.
+# last Monday up to now ("since Monday": since that day), "a week ago Sunday" the Sunday before last;
+# "last weekend", the last Saturday and Sunday; "last winter", "this quarter" and "the start of the
+# year" what they are of now.
 _WEEKDAYS = {name.lower(): n for n, name in enumerate(calendar.day_name)}
 _WEEKDAY = "|".join(_WEEKDAYS)
 _CALENDAR = re.compile(
