@@ -261,15 +261,20 @@ async def edited(update: Update, context: BriefContext) -> None:
     """An edited message that asks something, read as the same message new would be: its answer
     follows the edit (the old one edited in place; a new reply when there was none)."""
     message = update.effective_message
-    if message is None or not message.text or message.is_automatic_forward:
+    if message is None or message.is_automatic_forward:
         return
-    text, username = message.text, context.bot.username
+    caption = message.text is None  # a picture's caption: asked in a private chat when it has a "?"
+    text, username = message.text or message.caption or "", context.bot.username
+    if not text or caption and message.chat.type == Chat.CHANNEL:
+        return
     if message.chat.type == Chat.CHANNEL:
         asks = post_asks(text, username)
     elif text.startswith("/"):  # other commands run only as sent
         asks = asks_bot(text, username)
+    elif message.chat.type == Chat.PRIVATE:
+        asks = not caption or "?" in text
     else:
-        asks = message.chat.type == Chat.PRIVATE or addressed(message, context.bot.id, username)
+        asks = addressed(message, context.bot.id, username)
     question = question_of(message, username) if asks else ""
     if question and not _LINKS_ONLY.fullmatch(question) and small_talk(question) is None:
         await answer_question(update, context, question, message)
@@ -407,7 +412,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(MessageHandler(ONLY_NEW & filters.ChatType.GROUPS & filters.CAPTION & ~filters.Document.ALL,
                                    group_caption))
     app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.TEXT, channel_post))
-    app.add_handler(MessageHandler(filters.UpdateType.EDITED & filters.TEXT, edited))
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED & (filters.TEXT | filters.CAPTION & ~filters.Document.ALL),
+                                   edited))
     app.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     # Last among messages: documents go to /add above, which tells a non-admin why not.
     app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text))

@@ -15,6 +15,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from index import EMPTY as STORE_EMPTY
 from index import Answer, IngestItem, IngestProgress, IngestSummary, Passage, ReportInfo
 
 LIMIT = 4096
@@ -36,6 +37,7 @@ LINK_ONLY = "A link alone is not a question: ask in words, e.g. “What did Xi c
 LINK_ADMIN = "To add that page to the store, send /add followed by the link."
 HELLO = "Hello! Ask me about the reports, e.g. “What's new?” or “What did Xi commit to?”; /help says more."
 WELCOME = "Glad to help. Ask another question any time."
+EMPTY = "The store holds no reports yet, so there is nothing to answer from: an admin adds them with /add."
 EXAMPLES = ("What did Xi commit to?", "What did ISW assess about Russian offensive operations near Bakhmut?",
             "What is the latest on Kherson?", "Which measures did Putin announce in the energy sector?")
 
@@ -155,7 +157,7 @@ def pack(blocks: Iterable[str], sep: str = "\n\n", limit: int = LIMIT) -> list[s
 def answer_messages(answer: Answer, offset: int = 0) -> list[str]:
     """The answer as one or more HTML messages; the refusal (or "no more") as one line."""
     if not answer.answered or not answer.passages:
-        return [esc(answer.message)]
+        return [esc(EMPTY if answer.message == STORE_EMPTY else answer.message)]
     blocks = [passage_block(offset + i + 1, p) for i, p in enumerate(answer.passages)]
     if note := clip(squash(answer.note).strip(), TITLE_BUDGET + 200):  # a digest's note holds a report title
         blocks.insert(0, f"<i>{note}</i>")

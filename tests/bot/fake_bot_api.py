@@ -196,12 +196,15 @@ class FakeBotAPI:
         return msg
 
     def edit(self, message: dict[str, Any], text: str) -> dict[str, Any]:
-        """The sender edits a message: Telegram sends it again, whole, as an edited message or post."""
+        """The sender edits a message (a picture's caption, if it has one): Telegram sends it again, whole,
+        as an edited message or post."""
         key = (message["chat"]["id"], message["message_id"])
-        msg = {k: v for k, v in self.messages[key].items() if k != "entities"}  # updates already queued keep theirs
-        msg.update(text=text, edit_date=int(time.time()))
+        field = "text" if "text" in self.messages[key] or "caption" not in self.messages[key] else "caption"
+        marks = "entities" if field == "text" else "caption_entities"
+        msg = {k: v for k, v in self.messages[key].items() if k != marks}  # updates already queued keep theirs
+        msg.update({field: text, "edit_date": int(time.time())})
         if ents := entities(text):
-            msg["entities"] = ents
+            msg[marks] = ents
         self.messages[key] = msg
         self._push({"edited_channel_post" if msg["chat"]["type"] == "channel" else "edited_message": msg})
         return msg

@@ -10,7 +10,7 @@ from bot_harness import ADMIN, ARCTIC, ARCTIC_Q, ARCTIC_QUOTE, GROUP, QUESTION, 
 from fake_bot_api import FakeBotAPI
 
 from bot import render
-from index import EMPTY, REFUSAL, Briefbot
+from index import REFUSAL, Briefbot
 from index.embed import HashEmbedder
 
 
@@ -111,7 +111,7 @@ async def test_forget_and_stats(fake: FakeBotAPI, bot: Any, svc: Briefbot) -> No
     fake.say(chat, f"/forget {report.report_id}")
     await fake.wait_for(lambda: fake.sent(ADMIN)[-1]["text"].startswith("Forgot"))
     assert fake.sent(ADMIN)[-1]["text"] == f"Forgot {report.report_id} {report.title}."
-    assert await ask(fake, ADMIN, QUESTION) == EMPTY  # its only report forgotten
+    assert await ask(fake, ADMIN, QUESTION) == render.EMPTY  # its only report forgotten
     fake.say(chat, "/forget zzzzzzzz")
     await fake.wait_for(lambda: fake.sent(ADMIN)[-1]["text"].startswith("No report"))
     assert fake.sent(ADMIN)[-1]["text"] == "No report with id or path 'zzzzzzzz'."

@@ -55,6 +55,18 @@ async def test_edits_that_ask_nothing_leave_the_answer_alone(fake: FakeBotAPI, b
     assert QUOTE in reply["text"] and "_edits" not in hello
 
 
+async def test_an_edited_caption_edits_its_answer(fake: FakeBotAPI, bot: Any) -> None:
+    photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
+    asked = fake.say(fake.private(USER), None, photo=photo, caption=f"{OFF_TOPIC}")
+    [refusal] = await fake.wait_for(lambda: replies_to(fake, asked))
+    fake.edit(asked, QUESTION)
+    await fake.wait_for(lambda: QUOTE in refusal["text"])
+    in_group = fake.say(fake.group(GROUP), None, user=fake.user(USER), photo=photo, caption="the map from today")
+    fake.edit(in_group, f"{MENTION} {QUESTION}")  # now addressed to the bot: a new reply
+    [reply] = await fake.wait_for(lambda: replies_to(fake, in_group))
+    assert QUOTE in reply["text"] and replies_to(fake, asked) == [refusal]
+
+
 async def test_a_long_answer_edited_into_a_short_one_loses_its_extra_parts(tmp_path: Path, fake: FakeBotAPI) -> None:
     settings = make_settings(tmp_path / "store", fake, top_k=8)  # eight long passages: more than one message holds
     service = Briefbot(settings)
