@@ -236,9 +236,11 @@ async def group_text(update: Update, context: BriefContext) -> None:
 
 
 async def channel_post(update: Update, context: BriefContext) -> None:
-    """A Q&A-channel post that asks something (a "?", /ask or a mention) gets a reply."""
+    """A Q&A-channel post (or a picture's caption there) that asks something (a "?", /ask or a mention)
+    gets a reply."""
     post = update.channel_post
-    if post is not None and post.text and post_asks(post.text, context.bot.username) and (
+    text = post.text or post.caption if post is not None else None  # a picture's caption asks too
+    if post is not None and text and post_asks(text, context.bot.username) and (
             question := question_of(post, context.bot.username)):
         await answer_question(update, context, question, post)
 
@@ -265,7 +267,7 @@ async def edited(update: Update, context: BriefContext) -> None:
         return
     caption = message.text is None  # a picture's caption: asked in a private chat when it has a "?"
     text, username = message.text or message.caption or "", context.bot.username
-    if not text or caption and message.chat.type == Chat.CHANNEL:
+    if not text:
         return
     if message.chat.type == Chat.CHANNEL:
         asks = post_asks(text, username)
@@ -411,7 +413,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(MessageHandler(ONLY_NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, group_text))
     app.add_handler(MessageHandler(ONLY_NEW & filters.ChatType.GROUPS & filters.CAPTION & ~filters.Document.ALL,
                                    group_caption))
-    app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.TEXT, channel_post))
+    app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & (filters.TEXT | filters.CAPTION & ~filters.Document.ALL),
+                                   channel_post))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED & (filters.TEXT | filters.CAPTION & ~filters.Document.ALL),
                                    edited))
     app.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))

@@ -189,9 +189,10 @@ class FakeBotAPI:
         self._push({"message": msg})
         return msg
 
-    def post(self, channel: dict[str, Any], text: str) -> dict[str, Any]:
-        """A post in a channel."""
-        msg = self._message(channel, text, sender=None)
+    def post(self, channel: dict[str, Any], text: str | None, **extra: Any) -> dict[str, Any]:
+        """A post in a channel (``caption=`` and ``photo=`` for a picture)."""
+        msg = self._message(channel, text, sender=None, caption=extra.pop("caption", None))
+        msg.update(extra)
         self._push({"channel_post": msg})
         return msg
 

@@ -65,6 +65,14 @@ async def test_an_edited_caption_edits_its_answer(fake: FakeBotAPI, bot: Any) ->
     fake.edit(in_group, f"{MENTION} {QUESTION}")  # now addressed to the bot: a new reply
     [reply] = await fake.wait_for(lambda: replies_to(fake, in_group))
     assert QUOTE in reply["text"] and replies_to(fake, asked) == [refusal]
+    posted = fake.post(fake.channel(CHANNEL), None, photo=photo, caption="Today's map")  # asks nothing
+    fake.edit(posted, f"{OFF_TOPIC}")
+    [channel_refusal] = await fake.wait_for(lambda: replies_to(fake, posted))
+    fake.edit(posted, QUESTION)
+    await fake.wait_for(lambda: QUOTE in channel_refusal["text"])
+    screenshot = fake.post(fake.channel(CHANNEL), None, photo=photo, caption=QUESTION)  # a new post asks too
+    [answer] = await fake.wait_for(lambda: replies_to(fake, screenshot))
+    assert QUOTE in answer["text"]
 
 
 async def test_a_long_answer_edited_into_a_short_one_loses_its_extra_parts(tmp_path: Path, fake: FakeBotAPI) -> None:
