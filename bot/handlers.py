@@ -296,12 +296,15 @@ async def not_text(update: Update, context: BriefContext) -> None:
 
 
 async def group_caption(update: Update, context: BriefContext) -> None:
-    """A photo or the like in a group, captioned with a question to the bot: the caption is answered."""
+    """A photo or the like in a group, captioned with a question to the bot (a mention, a reply to it, or
+    /ask): the caption is answered."""
     message = update.effective_message
     assert message is not None
-    if message.is_automatic_forward or not addressed(message, context.bot.id, context.bot.username):
+    username = context.bot.username
+    if message.is_automatic_forward or not (addressed(message, context.bot.id, username)
+                                            or asks_bot(message.caption or "", username)):  # "/ask …" as caption
         return
-    if question := question_of(message, context.bot.username):
+    if question := question_of(message, username):
         await answer_question(update, context, question, message)
 
 

@@ -113,7 +113,8 @@ async def test_a_picture_captioned_with_a_question_gets_the_caption_answered(fak
     screenshot = fake.say(fake.private(USER), None, photo=photo, caption=QUESTION)
     in_group = fake.say(fake.group(GROUP), None, user=fake.user(USER), photo=photo,
                         caption=f"@{fake.bot_user['username']} {QUESTION}")
-    for message in (screenshot, in_group):
+    by_command = fake.say(fake.group(GROUP), None, user=fake.user(USER), photo=photo, caption=f"/ask {QUESTION}")
+    for message in (screenshot, in_group, by_command):
         [reply] = await fake.wait_for(lambda m=message: replies_to(fake, m))
         assert QUOTE in reply["text"]
 
