@@ -91,11 +91,14 @@ def safe_name(name: str | None) -> str:
 
 async def add(update: Update, context: BriefContext) -> None:
     """/add: a document (sent with the caption /add, replied to, or sent privately) or URLs; admins only."""
-    if not await admin_only(update, context):
-        return
     message = update.effective_message
     assert message is not None
     raw = message.text or message.caption or ""
+    if (named := ADD_CAPTION.match(raw)) and named.group(1) and named.group(1)[1:].lower() != (
+            context.bot.username or "").lower():
+        return  # a caption "/add@another_bot": not ours (a text command to another bot never gets here)
+    if not await admin_only(update, context):
+        return
     words = ADD_CAPTION.sub("", raw).split() if ADD_CAPTION.match(raw) else []  # a plain caption is no command
     urls = [w for w in words if w.lower().startswith(("http://", "https://"))]
     other = [w for w in words if w not in urls]

@@ -12,7 +12,7 @@ from typing import Any
 
 from telegram import Chat, Message, MessageEntity, Update
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, TelegramError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -32,12 +32,18 @@ from .state import BriefContext, QuestionMemory
 
 log = logging.getLogger(__name__)
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for 5 s per chat action
+ASK_ME = f"Ask me a question, e.g. “{render.esc(render.EXAMPLES[0])}”"
 _ASK = re.compile(r"^/ask(@\w+)?(\s+|$)", re.IGNORECASE)
 ONLY_NEW = filters.UpdateType.MESSAGE  # edits go to `edited`: a question edited is asked again
 _LINKS_ONLY = re.compile(r"(?:\s*https?://\S+)+\s*", re.IGNORECASE)
 # Small talk that is no question: answered in kind, not with "the reports don't say".
 _GREETING = re.compile(r"(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening)|greetings)(?: there| all| bot)?")
 _THANKS = re.compile(r"(?:thanks?|thank you|thx|ty|cheers|ok|okay|great|cool|nice|got it|perfect)(?: a lot| so much)?")
+
+
+def wordless(question: str) -> bool:
+    """True for a "question" without a word in it: nothing, a bare mention, "?", an emoji."""
+    return not any(ch.isalnum() for ch in question)
 
 
 def question_of(message: Message, username: str | None) -> str:
@@ -124,7 +130,8 @@ async def answer_question(update: Update, context: BriefContext, question: str, 
         before = await asyncio.to_thread(deps.answers.recall, chat_id, message_id) if edit else None
         if before is not None and before.question == question:  # an edit that left the question as it was
             return
-        wait = deps.rate.wait(user.id if user else chat_id)
+        # Anonymous admins and channels speak as one shared bot user: their chat is who asks.
+        wait = deps.rate.wait(message.sender_chat.id if message.sender_chat else user.id if user else chat_id)
         if wait:
             log.info("question chat=%s user=%s rate-limited", chat_id, user.id if user else "-")
             await message.reply_text(render.rate_limited(deps.settings.rate_limit, wait), do_quote=True)
@@ -197,9 +204,10 @@ async def ask(update: Update, context: BriefContext) -> None:
     message = update.effective_message
     assert message is not None
     question = question_of(message, context.bot.username)
-    if not question and message.reply_to_message is not None:
-        question = question_of(message.reply_to_message, context.bot.username)
-    if not question:
+    origin = message.reply_to_message
+    if not question and origin is not None and not (origin.from_user and origin.from_user.id == context.bot.id):
+        question = question_of(origin, context.bot.username)  # not the bot's own answer, asked back at it
+    if wordless(question):
         await message.reply_text(f"Ask like this: /ask {render.esc(render.EXAMPLES[0])}")
         return
     await answer_question(update, context, question, message)
@@ -216,7 +224,9 @@ async def private_text(update: Update, context: BriefContext) -> None:
         await message.reply_text(render.LINK_ADMIN if admin else render.LINK_ONLY, do_quote=True)
     elif reply := small_talk(question):
         await message.reply_text(reply)
-    elif question:
+    elif wordless(question):  # a bare mention, "?", an emoji
+        await message.reply_text(ASK_ME, do_quote=True)
+    else:
         await answer_question(update, context, question, message)
 
 
@@ -229,10 +239,10 @@ async def group_text(update: Update, context: BriefContext) -> None:
     question = question_of(message, context.bot.username)
     if reply := small_talk(question):
         await message.reply_text(reply, do_quote=True)
-    elif question:
-        await answer_question(update, context, question, message)
+    elif wordless(question):
+        await message.reply_text(ASK_ME, do_quote=True)
     else:
-        await message.reply_text(f"Ask me a question, e.g. “{render.esc(render.EXAMPLES[0])}”", do_quote=True)
+        await answer_question(update, context, question, message)
 
 
 async def channel_post(update: Update, context: BriefContext) -> None:
@@ -300,11 +310,16 @@ async def group_caption(update: Update, context: BriefContext) -> None:
     /ask): the caption is answered."""
     message = update.effective_message
     assert message is not None
-    username = context.bot.username
-    if message.is_automatic_forward or not (addressed(message, context.bot.id, username)
-                                            or asks_bot(message.caption or "", username)):  # "/ask …" as caption
+    username, caption = context.bot.username, message.caption or ""
+    if caption.startswith("/"):  # a command: only /ask (this bot's) is read from a caption
+        if not asks_bot(caption, username):
+            return
+    elif message.is_automatic_forward or not addressed(message, context.bot.id, username):
         return
-    if question := question_of(message, username):
+    question = question_of(message, username)
+    if wordless(question):
+        await message.reply_text(ASK_ME, do_quote=True)
+    else:
         await answer_question(update, context, question, message)
 
 
@@ -352,6 +367,13 @@ async def show_context(update: Update, context: BriefContext) -> None:
     await query.answer()
 
 
+async def stale_button(update: Update, context: BriefContext) -> None:
+    """A button the bot does not know: answered, so the client stops its spinner, with what to do."""
+    assert update.callback_query is not None
+    log.info("unknown button data %r", (update.callback_query.data or "")[:64])
+    await update.callback_query.answer(render.STALE_BUTTON, show_alert=True)
+
+
 async def sources(update: Update, context: BriefContext) -> None:
     """/sources: the reports in the store, newest first, paged with buttons."""
     message = update.effective_message
@@ -385,7 +407,9 @@ async def on_error(update: object, context: BriefContext) -> None:
     elif isinstance(err, TelegramError):
         # No reply: the failed call may have been the reply, and another send would fail the same way.
         hint = " (not resent: it may have been delivered)" if isinstance(err, TimedOut) else ""
-        log.warning("Telegram call failed on update %s%s: %s", uid, hint, err, exc_info=err)
+        # A user who blocked the bot, or a chat that is gone, is routine: one line, no traceback.
+        log.warning("Telegram call failed on update %s%s: %s", uid, hint, err,
+                    exc_info=None if isinstance(err, Forbidden) else err)
         return
     else:
         log.error("unexpected error on update %s", uid, exc_info=err)
@@ -426,4 +450,5 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(more, pattern=r"^more:\d{1,4}:[0-9a-f]{12}$"))
     app.add_handler(CallbackQueryHandler(show_context, pattern=r"^ctx:"))
     app.add_handler(CallbackQueryHandler(sources_page, pattern=r"^src:\d{1,5}$"))
+    app.add_handler(CallbackQueryHandler(stale_button))  # anything else: an old version's, or forged
     app.add_error_handler(on_error)

@@ -37,6 +37,7 @@ LINK_ONLY = "A link alone is not a question: ask in words, e.g. “What did Xi c
 LINK_ADMIN = "To add that page to the store, send /add followed by the link."
 HELLO = "Hello! Ask me about the reports, e.g. “What's new?” or “What did Xi commit to?”; /help says more."
 WELCOME = "Glad to help. Ask another question any time."
+STALE_BUTTON = "That button no longer works; please ask your question again."
 EMPTY = "The store holds no reports yet, so there is nothing to answer from: an admin adds them with /add."
 EXAMPLES = ("What did Xi commit to?", "What did ISW assess about Russian offensive operations near Bakhmut?",
             "What is the latest on Kherson?", "Which measures did Putin announce in the energy sector?")
@@ -286,4 +287,4 @@ def reason(message: str, limit: int = 300) -> str:
 
 def rate_limited(per_minute: int, wait: float) -> str:
     """The reply when a user asks too fast."""
-    return f"You're asking faster than {per_minute} questions a minute; try again in {max(1, round(wait))} s."
+    return f"You're asking faster than {plural(per_minute, 'question')} a minute; try again in {max(1, round(wait))} s."
