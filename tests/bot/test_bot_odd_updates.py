@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from bot_harness import ADMIN, ARCTIC, GROUP, QUESTION, QUOTE, USER, make_settings, running
 from fake_bot_api import FakeBotAPI
 
@@ -91,3 +92,11 @@ async def test_anonymous_admins_of_two_groups_do_not_share_a_rate_limit(fake: Fa
         third = fake.say(desk, f"{MENTION} {QUESTION}", user=ANONYMOUS, sender_chat=desk)  # the same desk again
         [limited] = await fake.wait_for(lambda: replies_to(fake, third))
         assert limited["text"].startswith("You're asking faster than 1 question a minute")
+
+
+async def test_a_user_who_blocked_the_bot_costs_one_log_line(fake: FakeBotAPI, bot: Any,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    fake.left.add(USER)  # every call to the chat now answers 403, as for a user who blocked the bot
+    fake.say(fake.private(USER), QUESTION)
+    [line] = await fake.wait_for(lambda: [r for r in caplog.records if "Telegram call failed" in r.getMessage()])
+    assert line.levelname == "WARNING" and line.exc_info is None and "Forbidden" in line.getMessage()
