@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from .load import Document, Raw, iter_files, load_bytes, read_file, unsupported
 from .progress import Progress, Tracker
 from .search import Searcher
 from .settings import Settings
-from .store import Commit, ReportVectors, Store
+from .store import Commit, ReportRecord, ReportVectors, Store
 from .types import IngestItem, IngestSummary
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,14 @@ class Ingesting:
                     jobs.append((ref, functools.partial(self._fetch_url, ref)))
                     continue
                 path = Path(ref).expanduser()
-                if not path.exists():
-                    summary.items.append(IngestItem(ref, "failed", reason=f"{ref}: no such file or directory"))
+                try:
+                    if not path.exists():
+                        summary.items.append(IngestItem(ref, "failed", reason=f"{ref}: no such file or directory"))
+                        continue
+                    found = [(f, read) for f, read in iter_files(path) if not f.resolve().is_relative_to(store)]
+                except OSError as exc:  # a directory on the way that may not be read: this input fails alone
+                    summary.items.append(IngestItem(ref, "failed", reason=f"{ref}: cannot read ({exc.strerror or exc})"))
                     continue
-                found = [(f, read) for f, read in iter_files(path) if not f.resolve().is_relative_to(store)]
                 files = [f for f, read in found if read]
                 if path.is_dir() and not files:
                     summary.items.append(IngestItem(ref, "failed", reason=f"{ref}: no supported files inside"))
@@ -210,6 +215,16 @@ class Ingesting:
             points[key] = rid
             if rid in stored:  # same text: new bytes, a new source, or a copy earlier in this group
                 title, count = stored[rid]
+                rec = catalog.reports.get(rid)
+                if old == rid and rec is not None and (fixed := corrected(rec, doc)) is not None:
+                    # The same source with its title, date or link corrected (front matter edited):
+                    # the record follows, and the chunk rows' dates that date filters read.
+                    if fixed["date"] != (rec.date or ""):
+                        self.store.redate(rid, doc.date, rec.chunks)
+                    commits.append(Commit(fixed, doc.text, key, doc.raw_sha))
+                    stored[rid] = (doc.title, count)
+                    items.append(IngestItem(key, "updated", rid, doc.title, count))
+                    continue
                 commits.append(Commit({"report_id": rid}, None, key, doc.raw_sha))
                 items.append(IngestItem(key, "unchanged" if old == rid else "duplicate", rid, title, count))
                 continue
@@ -231,6 +246,15 @@ class Ingesting:
         if orphans:  # a source moved to another report: the old one may have no source left
             self.store.collect_garbage()
         return items
+
+
+def corrected(rec: ReportRecord, doc: Document) -> dict[str, Any] | None:
+    """The stored record with ``doc``'s title, publisher, date and link, when any of them differ; else None."""
+    fresh = {"title": doc.title[:300], "publisher": doc.publisher or "", "date": doc.date or "", "url": doc.url or ""}
+    if fresh == {"title": rec.title, "publisher": rec.publisher or "", "date": rec.date or "", "url": rec.url or ""}:
+        return None
+    return {"report_id": rec.report_id, **fresh, "path": rec.path or "", "chunks": rec.chunks, "chars": rec.chars,
+            "added_at": rec.added_at, "pages": json.dumps([list(p) for p in rec.pages]), "sentences": rec.sentences}
 
 
 @dataclass(frozen=True, slots=True)

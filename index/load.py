@@ -86,7 +86,8 @@ def iter_files(path: Path) -> Iterator[tuple[Path, bool]]:
     if path.is_dir():
         for child in sorted(path.rglob("*")):
             rel = child.relative_to(path)
-            if child.is_file() and not any(p.startswith(".") for p in rel.parts):
+            # Hidden files, and the lock files Word (~$report.docx) and LibreOffice keep beside an open document.
+            if child.is_file() and not any(p.startswith((".", "~$")) for p in rel.parts):
                 yield child, child.suffix.lower() in SUPPORTED
     else:
         yield path, True

@@ -61,9 +61,14 @@ def non_latin(text: str) -> bool:
     return sum(c > "\u024f" for c in letters) * 2 > len(letters)
 
 
+# Typeset ligatures (PDF exports are full of them) as their letters: "ofﬁcial" must match "official".
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st"})
+
+
 def clean_line(line: str) -> str:
-    """Unicode NFC, invisible characters removed, runs of spaces collapsed, ends trimmed."""
-    line = unicodedata.normalize("NFC", line)
+    """Unicode NFC, ligatures as letters, invisible characters removed, runs of spaces collapsed, ends trimmed."""
+    line = unicodedata.normalize("NFC", line).translate(_LIGATURES)
     line = _INVISIBLE.sub("", line)
     return _SPACES.sub(" ", line).strip()
 

@@ -62,10 +62,10 @@ class ReportVectors:
     def of(cls, doc: Document, chunks: Sequence[Chunk], sentence_vecs: np.ndarray) -> ReportVectors:
         """A chunked report in the chunk record layout; ``sentence_vecs`` holds its sentences' vectors in order."""
         date = int(doc.date.replace("-", "")) if doc.date else 0
-        rows, at = [], 0
+        rows, at, rid = [], 0, doc.report_id  # the id hashes the whole text: once, not once a chunk
         for seq, c in enumerate(chunks):
             n = len(c.sentences)
-            rows.append({"report_id": doc.report_id, "seq": seq, "start": c.start, "end": c.end, "n_sent": n, "date": date,
+            rows.append({"report_id": rid, "seq": seq, "start": c.start, "end": c.end, "n_sent": n, "date": date,
                          "sents": json.dumps([list(span) for span in c.sentences], separators=(",", ":")),
                          SENTENCE_VECTORS: pack_vectors(sentence_vecs[at:at + n])})
             if (page := doc.page_at(c.start)) is not None:
@@ -73,7 +73,7 @@ class ReportVectors:
             at += n
         owners = np.repeat(np.arange(len(chunks)), [len(c.sentences) for c in chunks])
         lengths = [e - s for c in chunks for s, e in c.sentences]
-        return cls(doc.report_id, rows, [doc.text[c.start:c.end] for c in chunks],
+        return cls(rid, rows, [doc.text[c.start:c.end] for c in chunks],
                    chunk_vectors(sentence_vecs, owners, lengths, len(chunks)))
 
 
@@ -305,6 +305,13 @@ class Store:
         if doomed:
             self.bump()
         return doomed
+
+    def redate(self, report_id: str, date: str | None, chunks: int) -> None:
+        """Give a stored report's chunk rows a new date (its record's comes with the next ``commit``)."""
+        ids = [f"{report_id}:{seq}" for seq in range(chunks)]
+        value = int(date.replace("-", "")) if date else 0
+        for i in range(0, len(ids), BATCH):
+            self.chunks.update(ids=ids[i:i + BATCH], metadatas=[{"date": value}] * len(ids[i:i + BATCH]))
 
     def delete_vectors(self, *report_ids: str) -> None:
         """Remove every chunk (and so every sentence vector) of these reports."""

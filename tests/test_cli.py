@@ -69,6 +69,7 @@ def test_a_directory_lists_the_files_it_skips(tmp_path: Path) -> None:
     (reports / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))
     (reports / "deck" / "slides.pptx").write_bytes(b"PK\x03\x04" + bytes(100))
     (reports / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")  # hidden: not a report, not worth a line
+    (reports / "~$old.docx").write_bytes(b"\x05Ann  ")  # Word's lock file beside an open document: the same
     store = reports / "briefbot-store"  # the store inside the directory: neither read nor listed
     briefbot("ingest", str(reports / "good.md"), store=store)
     done = briefbot("ingest", str(reports), store=store)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from index import Briefbot, IngestProgress, LoadError, NotFound
+from index import Briefbot, Filters, IngestProgress, LoadError, NotFound
 from index.load import load_bytes
 from index.progress import EMBED_STEP
 from index.search import CACHE_VERSION
@@ -122,6 +122,25 @@ def test_changed_file_replaces_old_version(service: Briefbot, tmp_path: Path) ->
     assert "twenty" in answer.passages[0].text
 
 
+def test_corrected_front_matter_lands(service: Briefbot, tmp_path: Path) -> None:
+    src = write_md(tmp_path / "a.md", GOOD, title="Typo", date="2032-05-01")
+    service.ingest([str(src)])
+    (before,) = service.sources()
+    write_md(src, GOOD, title="Grain", date="2023-05-01", url="https://example.org/grain")  # the same text
+    summary = service.ingest([str(src)])
+    assert [i.status for i in summary.items] == ["updated"] and summary.items[0].title == "Grain"
+    (after,) = service.sources()
+    assert (after.report_id, after.title, after.date, after.url) == (
+        before.report_id, "Grain", "2023-05-01", "https://example.org/grain")
+    chunk_dates = {m["date"] for m in service.store.chunks.get(where={"report_id": after.report_id},
+                                                               include=["metadatas"])["metadatas"]}
+    assert chunk_dates == {20230501}  # what Chroma's date filter reads
+    assert service.ingest([str(src)]).line() == "0 new, 0 updated, 1 unchanged, 0 failed"
+    dated = service.ask("how many ships in the first convoy", filters=Filters(since="2023-04-01", until="2023-06-01"))
+    assert dated.answered and dated.passages[0].url == "https://example.org/grain"
+    check_consistent(service)
+
+
 def test_same_content_two_paths_stored_once(service: Briefbot, tmp_path: Path) -> None:
     a = write_md(tmp_path / "a.md", GOOD, title="Grain")
     b = tmp_path / "copy" / "b.md"
@@ -220,6 +239,11 @@ def test_docx(service: Briefbot, tmp_path: Path) -> None:
 def test_text_date_from_file_name(tmp_path: Path) -> None:
     doc = load_bytes(GOOD.encode(), str(tmp_path / "brief-2022-11-09.txt"))
     assert doc.date == "2022-11-09"
+
+
+def test_typeset_ligatures_are_stored_as_letters() -> None:
+    doc = load_bytes("The ofﬁcial ﬁgures show ﬂows of ﬀ and ﬃ.\n".encode(), "ligatures.txt")
+    assert "The official figures show flows of ff and ffi." in doc.text
 
 
 def test_undecodable_bytes_are_refused() -> None:
