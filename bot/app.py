@@ -15,7 +15,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from index import Briefbot, BriefbotError, Settings
 
-from . import handlers
+from . import buttons, handlers
 from .net import REDACTOR, FloodLimiter, RetryingRequest, protect_token, quiet_http_logs
 from .state import BriefContext, Deps
 
@@ -107,6 +107,7 @@ def build_application(settings: Settings, service: Briefbot, *, network: Network
     )
     app.bot_data["deps"] = Deps.build(settings, service, leave_grace=net.leave_grace)
     handlers.register(app)
+    buttons.register(app)  # after handlers: they import from it
     return app
 
 

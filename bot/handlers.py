@@ -12,29 +12,29 @@ from typing import Any
 
 from telegram import Chat, Message, MessageEntity, Update
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, Forbidden, TelegramError, TimedOut
+from telegram.error import Forbidden, TelegramError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
-    CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
-from index import BriefbotError, NotFound, StoreUnavailable
+from index import BriefbotError, StoreUnavailable
 
 from . import admin, render
 from .access import Verdict
 from .deliver import deliver
-from .state import BriefContext, QuestionMemory
+from .state import BriefContext
 
 log = logging.getLogger(__name__)
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for 5 s per chat action
 ASK_ME = f"Ask me a question, e.g. “{render.esc(render.EXAMPLES[0])}”"
 _ASK = re.compile(r"^/ask(@\w+)?(\s+|$)", re.IGNORECASE)
 ONLY_NEW = filters.UpdateType.MESSAGE  # edits go to `edited`: a question edited is asked again
+PICTURE_CAPTION = filters.CAPTION & ~filters.Document.ALL  # a captioned document goes to /add instead
 _LINKS_ONLY = re.compile(r"(?:\s*https?://\S+)+\s*", re.IGNORECASE)
 # Small talk that is no question: answered in kind, not with "the reports don't say".
 _GREETING = re.compile(r"(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening)|greetings)(?: there| all| bot)?")
@@ -329,70 +329,12 @@ async def unknown_command(update: Update, context: BriefContext) -> None:
         await update.effective_message.reply_text("I don't know that command; see /help.")
 
 
-async def more(update: Update, context: BriefContext) -> None:
-    """The "More" button: the next passages for the same question."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    _, offset_text, key = query.data.split(":", 2)
-    offset = min(int(offset_text), 1000)
-    message = query.message
-    origin = message.reply_to_message if isinstance(message, Message) else None
-    question = None
-    if origin is not None:  # the question the answer replied to, handed back by Telegram
-        candidate = question_of(origin, context.bot.username)
-        question = candidate if QuestionMemory.key(candidate) == key else None
-    if question is None:  # the question was deleted: the bot's own memory
-        question = await asyncio.to_thread(context.deps.questions.recall, key)
-    if question is None or message is None:
-        raise NotFound("I no longer have that question; please ask it again.")
-    wait = context.deps.rate.wait(query.from_user.id)
-    if wait:
-        await query.answer(render.rate_limited(context.deps.settings.rate_limit, wait), show_alert=True)
-        return
-    reply_to = origin or (message if isinstance(message, Message) else None)
-    await search_and_reply(context, question, offset, message.chat, reply_to, query.from_user.id)
-    await query.answer()
-
-
-async def show_context(update: Update, context: BriefContext) -> None:
-    """The "Context" button: the text around one passage, as a reply to the answer."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    text, info = await asyncio.to_thread(context.deps.service.context, query.data.removeprefix("ctx:"))
-    html = render.context_message(text, info)
-    if isinstance(query.message, Message):
-        await query.message.reply_text(html, do_quote=True)
-    elif query.message is not None:
-        await context.bot.send_message(query.message.chat.id, html)
-    await query.answer()
-
-
-async def stale_button(update: Update, context: BriefContext) -> None:
-    """A button the bot does not know: answered, so the client stops its spinner, with what to do."""
-    assert update.callback_query is not None
-    log.info("unknown button data %r", (update.callback_query.data or "")[:64])
-    await update.callback_query.answer(render.STALE_BUTTON, show_alert=True)
-
-
 async def sources(update: Update, context: BriefContext) -> None:
     """/sources: the reports in the store, newest first, paged with buttons."""
     message = update.effective_message
     assert message is not None
     text, markup = render.sources_page(await asyncio.to_thread(context.deps.service.sources), 0)
     await message.reply_text(text, reply_markup=markup)
-
-
-async def sources_page(update: Update, context: BriefContext) -> None:
-    """The page buttons under /sources: edit the list in place."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    text, markup = render.sources_page(await asyncio.to_thread(context.deps.service.sources), int(query.data[4:]))
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:  # the same page pressed twice
-        if "not modified" not in exc.message:
-            raise
-    await query.answer()
 
 
 async def on_error(update: object, context: BriefContext) -> None:
@@ -428,7 +370,7 @@ async def tell(update: Update, text: str) -> None:
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add every handler: the gate first, then commands, chats, channels, buttons and errors."""
+    """Add the gate first, then commands, chats, channels and errors (the buttons: ``buttons.register``)."""
     app.add_handler(TypeHandler(Update, gate), group=-1)
     app.add_handler(CommandHandler("start", start, filters=ONLY_NEW))
     app.add_handler(CommandHandler("help", help_command, filters=ONLY_NEW))
@@ -438,17 +380,10 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     private = ONLY_NEW & filters.ChatType.PRIVATE
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, private_text))
     app.add_handler(MessageHandler(ONLY_NEW & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, group_text))
-    app.add_handler(MessageHandler(ONLY_NEW & filters.ChatType.GROUPS & filters.CAPTION & ~filters.Document.ALL,
-                                   group_caption))
-    app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & (filters.TEXT | filters.CAPTION & ~filters.Document.ALL),
-                                   channel_post))
-    app.add_handler(MessageHandler(filters.UpdateType.EDITED & (filters.TEXT | filters.CAPTION & ~filters.Document.ALL),
-                                   edited))
+    app.add_handler(MessageHandler(ONLY_NEW & filters.ChatType.GROUPS & PICTURE_CAPTION, group_caption))
+    app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & (filters.TEXT | PICTURE_CAPTION), channel_post))
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED & (filters.TEXT | PICTURE_CAPTION), edited))
     app.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     # Last among messages: documents go to /add above, which tells a non-admin why not.
     app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text))
-    app.add_handler(CallbackQueryHandler(more, pattern=r"^more:\d{1,4}:[0-9a-f]{12}$"))
-    app.add_handler(CallbackQueryHandler(show_context, pattern=r"^ctx:"))
-    app.add_handler(CallbackQueryHandler(sources_page, pattern=r"^src:\d{1,5}$"))
-    app.add_handler(CallbackQueryHandler(stale_button))  # anything else: an old version's, or forged
     app.add_error_handler(on_error)

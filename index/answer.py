@@ -11,10 +11,10 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
+from .catalog import Catalog
 from .embed import Gate
 from .keyword import question_tokens, tokenize
 from .search import Hit
-from .store import Catalog
 from .types import Passage
 
 # Refusal gate: a logistic model of "the store supports an answer" on the top hit's best-sentence

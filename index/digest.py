@@ -20,10 +20,10 @@ from datetime import date
 import numpy as np
 
 from .answer import QUOTE_MAX, SHORT_QUOTE, after_glued_heads, best_window, distinct, words_of
+from .catalog import Catalog, ReportRecord
 from .embed import chunk_vectors
 from .keyword import FRAMING, question_words
 from .rows import Row, RowCache
-from .store import Catalog, ReportRecord
 from .types import Passage
 from .when import LAG_DAYS, Window, date_words, windows
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import chunk as chunking
+from .catalog import ReportRecord
 from .embed import Embedder
 from .errors import LoadError, StoreBusy
 from .fetch import fetch, kind_of
@@ -26,7 +27,7 @@ from .load import Document, Raw, iter_files, load_bytes, read_file, unsupported
 from .progress import Progress, Tracker
 from .search import Searcher
 from .settings import Settings
-from .store import Commit, ReportRecord, ReportVectors, Store
+from .store import Commit, ReportVectors, Store
 from .types import IngestItem, IngestSummary
 
 log = logging.getLogger(__name__)

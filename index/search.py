@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from .catalog import Catalog
 from .embed import Embedder, embed_questions
 from .keyword import KeywordIndex, Terms, question_tokens, question_words
 from .rows import RowCache
-from .store import Catalog, Store
+from .store import Store
 from .types import Filters
 from .when import date_words, windows
 

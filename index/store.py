@@ -15,14 +15,15 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
+from .catalog import Catalog, record_of
 from .embed import chunk_vectors
 from .errors import StoreUnavailable
 from .settings import Settings
@@ -86,63 +87,6 @@ class Commit:
     text: str | None
     source_key: str
     raw_sha: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRecord:
-    """A committed report as the catalog holds it."""
-
-    report_id: str
-    title: str
-    publisher: str | None
-    date: str | None
-    url: str | None
-    path: str | None
-    chunks: int
-    chars: int
-    added_at: float
-    pages: tuple[tuple[int, int], ...] = ()
-    sentences: int = 0
-
-    def page_at(self, offset: int) -> int | None:
-        """The page an offset falls on, for formats with pages."""
-        page = None
-        for start, number in self.pages:
-            if start > offset:
-                break
-            page = number
-        return page
-
-
-@dataclass(slots=True)
-class Catalog:
-    """Reports and sources at one generation; ``visible`` are reports some source points at."""
-
-    generation: str
-    reports: dict[str, ReportRecord] = field(default_factory=dict)
-    sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # source key -> record
-    _visible: frozenset[str] | None = field(default=None, repr=False, compare=False)
-    _by_date: dict[str | None, list[str]] | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def visible(self) -> frozenset[str]:
-        """Report ids a search may return (computed once: a snapshot is not changed once read)."""
-        if self._visible is None:
-            self._visible = frozenset({s["report_id"] for s in self.sources.values()} & self.reports.keys())
-        return self._visible
-
-    def dated(self, keep: Callable[[str | None], bool]) -> set[str]:
-        """Visible reports whose date ``keep`` accepts, testing each distinct date once (a store of
-        daily reports holds far fewer dates than reports)."""
-        if self._by_date is None:
-            self._by_date = {}
-            for rid in self.visible:
-                self._by_date.setdefault(self.reports[rid].date, []).append(rid)
-        return {rid for date, rids in self._by_date.items() if keep(date) for rid in rids}
-
-    def sources_of(self, report_id: str) -> list[str]:
-        """Source keys (paths or urls) that point at a report."""
-        return sorted(k for k, s in self.sources.items() if s["report_id"] == report_id)
 
 
 def source_id(key: str) -> str:
@@ -218,7 +162,7 @@ class Store:
             for n in range(0, len(ids), CATALOG_PAGE):
                 for meta in self.catalog.get(ids=ids[n:n + CATALOG_PAGE], include=["metadatas"])["metadatas"]:
                     if meta["kind"] == "report":
-                        cat.reports[meta["report_id"]] = _record(meta)
+                        cat.reports[meta["report_id"]] = record_of(meta)
                     else:
                         cat.sources[meta["key"]] = dict(meta)
             self._snapshot = cat
@@ -394,14 +338,3 @@ def _widen_search(col: Any) -> None:
     hnsw = (col.configuration_json or {}).get("hnsw") or {}
     if int(hnsw.get("ef_search") or 0) < EF_SEARCH:
         col.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
-
-
-def _record(meta: dict[str, Any]) -> ReportRecord:
-    return ReportRecord(
-        report_id=meta["report_id"], title=meta.get("title", ""), publisher=meta.get("publisher") or None,
-        date=meta.get("date") or None, url=meta.get("url") or None, path=meta.get("path") or None,
-        chunks=int(meta.get("chunks", 0)), chars=int(meta.get("chars", 0)),
-        added_at=float(meta.get("added_at", 0.0)),
-        pages=tuple(tuple(p) for p in json.loads(meta.get("pages") or "[]")),
-        sentences=int(meta.get("sentences", 0)),
-    )
