@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from . import normalize
+from . import normalize, wordfile
 from .errors import LoadError
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
@@ -327,7 +327,7 @@ def _docx(data: bytes, name: str) -> Document:
         if unzipped > MAX_DOCX_UNZIPPED:
             raise LoadError(f"{name}: .docx expands to {unzipped / 1e6:.0f} MB (limit {MAX_DOCX_UNZIPPED / 1e6:.0f} MB)")
         document = docx.Document(io.BytesIO(data))
-        paras = [normalize.clean_line(p.text) for p in document.paragraphs]
+        paras = [normalize.clean_line(p) for p in wordfile.paragraphs(document)]
     except LoadError:
         raise
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
