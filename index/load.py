@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from . import normalize, wordfile
+from . import normalize, pdftext, wordfile
 from .errors import LoadError
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
@@ -282,6 +282,15 @@ def _html(data: bytes, name: str) -> Document:
     )
 
 
+def _english_word(word: str) -> bool:
+    from .embed import default_model_path, vocabulary_words
+
+    try:
+        return word in vocabulary_words(default_model_path())
+    except ImportError:  # no model package: no word list, so a broken word keeps its hyphen
+        return False
+
+
 def _pdf(data: bytes, name: str) -> Document:
     import pypdf
 
@@ -306,7 +315,9 @@ def _pdf(data: bytes, name: str) -> Document:
         raise
     except Exception as exc:  # malformed PDFs surface as pypdf, zlib, struct, index and value errors alike
         raise LoadError(f"{name}: corrupt or unreadable PDF ({type(exc).__name__})") from exc
-    text, marks = normalize.join([(n, normalize.paragraphs(p)) for n, p in enumerate(pages, 1)])
+    pages = [pdftext.mark_paragraphs(p) for p in pdftext.drop_running_lines(pages)]
+    pages = pdftext.mend_hyphens(pages, _english_word)
+    text, marks = normalize.join([(n, normalize.paragraphs(p)) for n, p in enumerate(pages, 1)], glue=pdftext.continues)
     if not text:
         raise LoadError(f"{name}: the PDF has no extractable text (scanned images?)")
     return Document(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 # Page furniture that news sites and think-tank exports leave in the text. A paragraph that is
 # nothing but one of these is dropped, so it can never be quoted as if it were reporting.
@@ -131,20 +131,26 @@ def paragraphs(raw: str, *, markdown: bool = False, lines_are_paragraphs: bool =
     return out
 
 
-def join(sections: Iterable[tuple[int | None, list[str]]]) -> tuple[str, list[tuple[int, int]]]:
-    """Join ``(page, paragraphs)`` sections into one text; return it and ``(offset, page)`` marks."""
+def join(sections: Iterable[tuple[int | None, list[str]]], *,
+         glue: Callable[[str, str], bool] | None = None) -> tuple[str, list[tuple[int, int]]]:
+    """Join ``(page, paragraphs)`` sections into one text; return it and ``(offset, page)`` marks.
+    Where ``glue(last paragraph, next paragraph)`` holds, a section's first paragraph continues the
+    one before it (a sentence cut by a page break), and its page mark falls inside that paragraph."""
     parts: list[str] = []
     marks: list[tuple[int, int]] = []
     offset = 0
+    last = ""
     for page, paras in sections:
         if not paras:
             continue
         if parts:
-            parts.append("\n\n")
-            offset += 2
+            sep = " " if glue is not None and glue(last, paras[0]) else "\n\n"
+            parts.append(sep)
+            offset += len(sep)
         if page is not None:
             marks.append((offset, page))
         block = "\n\n".join(paras)
         parts.append(block)
         offset += len(block)
+        last = paras[-1]
     return "".join(parts), marks

@@ -186,7 +186,14 @@ class Briefbot(Ingesting):
         hi = text.find("\n\n", min(len(text), end + pad))
         lo = start if start - pad <= 0 else (0 if lo < 0 else lo + 2)
         hi = len(text) if hi < 0 else hi
-        return text[min(lo, start):max(hi, end)].strip(), self._info(catalog, report_id)
+        # A paragraph far longer than ``chars`` (a PDF's pages can run into one) is cut at a sentence
+        # near the pad, and the cut is marked: else the passage could sit past what a message shows.
+        head = tail = ""
+        if start - lo > chars:
+            lo, head = _sentence_start(text, start - pad, start), "… "
+        if hi - end > chars:
+            hi, tail = _sentence_end(text, end, end + pad), " …"
+        return head + text[min(lo, start):max(hi, end)].strip() + tail, self._info(catalog, report_id)
 
     # --- catalog ---------------------------------------------------------------------------------
     def sources(self) -> list[ReportInfo]:
@@ -234,3 +241,21 @@ class Briefbot(Ingesting):
         if len(matches) == 1:
             return str(matches[0])
         raise NotFound(f"No report with id or path {ref!r}.")
+
+
+def _sentence_start(text: str, lo: int, start: int) -> int:
+    """The first sentence start in ``text[lo:start]`` (else the first word start there, else ``start``)."""
+    found = [i + 2 for mark in (". ", "? ", "! ") if (i := text.find(mark, lo, start)) >= 0]
+    if found:
+        return min(found)
+    space = text.find(" ", lo, start)
+    return space + 1 if space >= 0 else start
+
+
+def _sentence_end(text: str, end: int, hi: int) -> int:
+    """The last sentence end in ``text[end:hi]`` (else the last word end there, else ``end``)."""
+    found = [i + 1 for mark in (". ", "? ", "! ") if (i := text.rfind(mark, end, hi)) >= 0]
+    if found:
+        return max(found)
+    space = text.rfind(" ", end, hi)
+    return space if space >= 0 else end

@@ -115,6 +115,21 @@ def test_context_returns_surrounding_text(loaded: Briefbot) -> None:
     assert p.quote in text and info.report_id == p.report_id
 
 
+def test_context_of_a_passage_inside_a_very_long_paragraph_shows_the_passage(service: Briefbot, tmp_path: Path) -> None:
+    towns = ["Kupiansk", "Lyman", "Siversk", "Bakhmut", "Avdiivka", "Marinka", "Vuhledar", "Kherson", "Nova Kakhovka",
+             "Zaporizhzhia", "Orikhiv", "Huliaipole", "Kreminna", "Svatove", "Chasiv Yar", "Toretsk"]
+    filler = " ".join(f"Russian forces shelled {town} and nearby settlements on day {n} of the month."
+                      for n in range(1, 4) for town in towns)
+    fact = "The Wagner Group recruited eleven thousand prisoners from penal colonies in Siberia during the winter."
+    path = write_md(tmp_path / "long.md", f"{filler} {fact} {filler}", title="One long paragraph")
+    assert service.ingest([str(path)]).count("new") == 1
+    p = service.ask("How many prisoners did Wagner recruit from penal colonies?").passages[0]
+    text, _ = service.context(p.chunk_id, chars=1500)
+    assert fact in text and p.quote in text
+    assert text.startswith("… Russian forces shelled") and text.endswith("of the month. …")
+    assert len(text) < 2 * 1500 + len(p.text), len(text)
+
+
 @pytest.mark.parametrize("question", ["", "   ", "x" * 5000])
 def test_bad_questions_get_a_reason(loaded: Briefbot, question: str) -> None:
     with pytest.raises(QuestionError) as err:

@@ -1,0 +1,156 @@
+"""PDF text as a reader reads it: running headers, footers and page numbers dropped, words broken
+by a hyphen at a line's end made whole, a sentence cut by a page break kept one sentence. The PDFs
+are real (reportlab draws them line by line, as a report's typesetter does; pypdf reads them)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from index import Briefbot
+from index.load import load_bytes
+from index.pdftext import continues, drop_running_lines, mend_hyphens
+from tests.helpers import check_verbatim
+
+HEADER = "Institute for the Study of War | Russian Offensive Campaign Assessment, March 3, 2023"
+
+
+def pdf(pages: list[list[str]], *, header: str | None = HEADER, footer: bool = True) -> bytes:
+    """Each page's lines drawn top to bottom, under a running header and over a footer with its number."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    c = canvas.Canvas(out, pagesize=A4)
+    c.setTitle("Assessment")
+    for number, lines in enumerate(pages, 1):
+        if header:
+            c.setFont("Helvetica", 8)
+            c.drawString(40, 815, header)
+        c.setFont("Helvetica", 11)
+        for i, line in enumerate(lines):
+            c.drawString(40, 780 - 14 * i, line)
+        if footer:
+            c.setFont("Helvetica", 8)
+            c.drawString(40, 42, "© 2023 Institute for the Study of War. understandingwar.org")
+            c.drawString(280, 30, f"Page {number} of {len(pages)}")
+        c.showPage()
+    c.save()
+    return out.getvalue()
+
+
+PAGES = [
+    ["Russian forces continued offensive operations around Bakhmut on March 3.",
+     "Ukrainian officials reported that Wagner Group fighters made marginal",
+     "gains north of the city. The Russian offen-",
+     "sive near Vuhledar stalled, and the Russian-",
+     "backed authorities of occupied Zaporiz-",
+     "hzhia Oblast announced an evacuation of Zaporizhzhia residents. Russian",
+     "milbloggers claimed that Russian forces reached the outskirts of"],
+    ["Khromove, west of Bakhmut, but ISW has not observed confirmation of this claim.",
+     "Russian-backed officials continued to deport children from the occupied territories."],
+    ["Chinese President Xi Jinping committed to a peace plan that would freeze",
+     "the conflict along current lines, according to Chinese state media."],
+    ["Ukrainian forces counterattacked near Kreminna and regained positions."],
+]
+
+
+def test_running_lines_are_dropped_and_the_text_reads_on() -> None:
+    doc = load_bytes(pdf(PAGES), "assessment.pdf")
+    assert "Institute for the Study of War |" not in doc.text
+    assert "Page 2 of 4" not in doc.text and "understandingwar.org" not in doc.text
+    paragraphs = doc.text.split("\n\n")
+    assert paragraphs[0] == (
+        "Russian forces continued offensive operations around Bakhmut on March 3. Ukrainian officials "
+        "reported that Wagner Group fighters made marginal gains north of the city. The Russian offensive "
+        "near Vuhledar stalled, and the Russian-backed authorities of occupied Zaporizhzhia Oblast announced "
+        "an evacuation of Zaporizhzhia residents. Russian milbloggers claimed that Russian forces reached the "
+        "outskirts of Khromove, west of Bakhmut, but ISW has not observed confirmation of this claim. "
+        "Russian-backed officials continued to deport children from the occupied territories.")
+    assert paragraphs[1].startswith("Chinese President Xi Jinping committed") and len(paragraphs) == 3
+    # The sentence cut by the first page break starts on page 1; the one after it is on page 2.
+    assert doc.page_at(doc.text.index("Russian milbloggers")) == 1
+    assert doc.page_at(doc.text.index("Russian-backed officials")) == 2
+    assert doc.page_at(doc.text.index("Ukrainian forces counterattacked")) == 4
+
+
+def test_paragraphs_and_headings_are_read_from_short_lines() -> None:
+    lines = ["Key Takeaways",
+             "Russian forces conducted limited ground attacks northeast of Kupiansk and along the Svatove-",
+             "Kreminna line on March 3. Ukrainian officials reported that Russian forces fired on Kupiansk",
+             "with artillery throughout the day.",
+             "The Kremlin continued its information operation aimed at portraying the West as the aggressor,",
+             "and Kremlin officials claimed that Western weapons deliveries prolong the war and that the",
+             "United States seeks to weaken Russia.",
+             "Kremlin Information Operations",
+             "Russian milbloggers criticized the Russian Ministry of Defense for the slow pace of the offen-",
+             "sive in Donetsk Oblast and for the poor supply of ammunition to units fighting near Vuhledar",
+             "in 2022-",
+             "2023."]
+    doc = load_bytes(pdf([lines, ["Another page."], ["A third."]]), "paragraphs.pdf")
+    assert doc.text.split("\n\n") == [
+        "Key Takeaways",
+        "Russian forces conducted limited ground attacks northeast of Kupiansk and along the Svatove-Kreminna line "
+        "on March 3. Ukrainian officials reported that Russian forces fired on Kupiansk with artillery throughout "
+        "the day.",
+        "The Kremlin continued its information operation aimed at portraying the West as the aggressor, and Kremlin "
+        "officials claimed that Western weapons deliveries prolong the war and that the United States seeks to "
+        "weaken Russia.",
+        "Kremlin Information Operations",
+        "Russian milbloggers criticized the Russian Ministry of Defense for the slow pace of the offensive in Donetsk "
+        "Oblast and for the poor supply of ammunition to units fighting near Vuhledar in 2022-2023.",
+        "Another page.", "A third."]
+
+
+def test_too_few_pages_give_no_evidence_of_running_lines() -> None:
+    doc = load_bytes(pdf(PAGES[:2]), "short.pdf")
+    assert doc.text.count(HEADER) == 2 and "Page 1 of 2" in doc.text
+
+
+def test_only_lines_at_the_edges_go() -> None:
+    pages = ["Title of the report\nBody one.\nTitle of the report\nBody two.\n3",
+             "Title of the report\nBody three.\n4",
+             "Title of the report\nBody four.\n5",
+             "Body five, a page without the header.\n6"]
+    assert drop_running_lines(pages) == ["Body one.\nTitle of the report\nBody two.", "Body three.", "Body four.",
+                                         "Body five, a page without the header."]
+    # Under half of the pages share it: a line that happens to open two pages of six is text.
+    six = ["Overview\nA.", "Overview\nB.", "C.", "D.", "E.", "F."]
+    assert drop_running_lines(six) == six
+    # Numbers are set aside in short lines only: a longer line that differs by its numbers is text.
+    towns = ["Kupiansk", "Lyman", "Siversk"]
+    days = [f"Day {n}: {n + 10} Russian strikes on Kharkiv were reported\n{towns[n - 1]} held.\nPage {n}"
+            for n in (1, 2, 3)]
+    assert drop_running_lines(days) == [f"Day {n}: {n + 10} Russian strikes on Kharkiv were reported\n{towns[n - 1]} held."
+                                        for n in (1, 2, 3)]
+
+
+def test_hyphens_at_line_ends() -> None:
+    def known(word: str) -> bool:
+        return word in {"offensive", "counteroffensive"}
+
+    pages = ["the counter-\noffensive began; long-\nrange fires; a 2019-\n2023 series; Smith-\nJones; the pro-\nKremlin"
+             " outlets; their offen-\nsive\nwas slow; a well-\nknown fact, the well-known fact; the war -\na pause"]
+    assert mend_hyphens(pages, known) == [
+        "the counteroffensive\nbegan; long-range\nfires; a 2019-2023\nseries; Smith-Jones;\nthe pro-Kremlin\noutlets;"
+        " their offensive\nwas slow; a well-known\nfact, the well-known fact; the war -\na pause"]
+
+
+def test_a_page_that_opens_mid_sentence_continues_the_one_before() -> None:
+    assert continues("forces reached the outskirts of", "Khromove, west of Bakhmut")
+    assert continues("forces reached the outskirts", "of the settlement of Khromove.")
+    assert not continues("Figure 3: Russian positions", "Key Takeaways")
+    assert continues("Russian forces, Wagner fighters,", "Chechen units and others.")
+    assert not continues("The Wagner Group withdrew.", "the next day, it returned.")
+    assert not continues("Key Takeaways", "")
+
+
+def test_a_pdf_answer_quotes_no_running_line(service: Briefbot, tmp_path: Path) -> None:
+    path = tmp_path / "assessment.pdf"
+    path.write_bytes(pdf(PAGES))
+    assert service.ingest([str(path)]).count("new") == 1
+    answer = service.ask("What did Xi Jinping commit to?")
+    check_verbatim(service, answer)
+    top = answer.passages[0]
+    assert top.quote.startswith("Chinese President Xi Jinping committed to a peace plan") and top.page == 3
+    assert "Institute for the Study of War" not in top.text and "Page" not in top.text
