@@ -26,7 +26,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)  # a reason stays on
 
 
 def _date(value: str) -> str:
-    from .load import parse_date
+    from .dates import parse_date
 
     parsed = parse_date(value)
     if not parsed:

@@ -23,7 +23,7 @@ from .catalog import ReportRecord
 from .embed import Embedder
 from .errors import LoadError, StoreBusy
 from .fetch import fetch, kind_of
-from .load import Document, Raw, iter_files, load_bytes, read_file, unsupported
+from .load import Document, Raw, iter_files, load_bytes, magic, read_file, unsupported
 from .progress import Progress, Tracker
 from .search import Searcher
 from .settings import Settings
@@ -171,7 +171,7 @@ class Ingesting:
         s = self.settings
         page = fetch(url, max_bytes=int(s.max_page_mb * 1e6), timeout=s.fetch_timeout,
                      allow_private=s.allow_private_urls, allowed_hosts=s.allowed_url_hosts)
-        kind = kind_of(page)
+        kind = kind_of(page) or magic(page.data)
         if kind is None:
             raise LoadError(f"{url}: unsupported content type {page.content_type or 'unknown'}")
         return Raw(page.data, url, kind, page.url)

@@ -11,6 +11,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from datetime import date as Date
 from pathlib import Path
 from typing import Any
@@ -18,19 +19,10 @@ from typing import Any
 import yaml
 
 from . import normalize, pdftext, wordfile
+from .dates import dateline, parse_date
 from .errors import LoadError
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
-)}
-_ISO_DATE = re.compile(r"(?<!\d)(\d{4})[-_./](\d{1,2})[-_./](\d{1,2})(?!\d)")
-_LONG_DATE = re.compile(
-    r"\b(january|february|march|april|may|june|july|august|september|october|november|december)"
-    r"\s+(\d{1,2}),?\s+(\d{4})\b|\b(\d{1,2})\s+(january|february|march|april|may|june|july|august|"
-    r"september|october|november|december),?\s+(\d{4})\b",
-    re.IGNORECASE,
-)
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
 # Real front matter is a few lines; a longer block between two "---" rules is text, and parsing
 # megabytes of it as YAML (pure Python) would take seconds per megabyte.
@@ -93,31 +85,6 @@ def iter_files(path: Path) -> Iterator[tuple[Path, bool]]:
         yield path, True
 
 
-def parse_date(value: object) -> str | None:
-    """A YYYY-MM-DD string from a date, an ISO-ish string or 'March 21, 2023', else None."""
-    if isinstance(value, Date):
-        return value.isoformat()[:10]
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if m := re.match(r"D:(\d{4})(\d{2})(\d{2})", text):  # PDF date
-        return _valid(*m.groups())
-    if m := _ISO_DATE.search(text):
-        return _valid(*m.groups())
-    if m := _LONG_DATE.search(text):
-        if m.group(1):
-            return _valid(m.group(3), str(_MONTHS[m.group(1).lower()]), m.group(2))
-        return _valid(m.group(6), str(_MONTHS[m.group(5).lower()]), m.group(4))
-    return None
-
-
-def _valid(year: str, month: str, day: str) -> str | None:
-    try:
-        return Date(int(year), int(month), int(day)).isoformat()
-    except ValueError:
-        return None
-
-
 def decode_text(data: bytes, name: str) -> str:
     """Bytes to str: UTF-8 (with or without BOM), UTF-16/32 with a BOM, or a confidently detected encoding."""
     for bom, encoding in _BOMS:
@@ -151,8 +118,26 @@ def decode_text(data: bytes, name: str) -> str:
     return data.decode(best.encoding, errors="replace")
 
 
+def magic(data: bytes) -> str | None:
+    """The format the bytes themselves declare, whatever the file's name or the server's content
+    type says: a PDF (opening with ``%PDF-``) or a Word document (a zip holding ``word/document.xml``).
+    A PDF saved as .txt, or served as octet-stream, is still a PDF."""
+    if data[:1024].lstrip().startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                return "docx" if "word/document.xml" in archive.namelist() else None
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+            return None
+    return None
+
+
 def sniff(data: bytes, suffix: str) -> str:
-    """The format to read: the extension when it is known, else the leading bytes."""
+    """The format to read: what the bytes declare (see ``magic``), else the extension when it is
+    known, else the leading bytes."""
+    if declared := magic(data):
+        return declared
     if suffix in (".md", ".markdown"):
         return "md"
     if suffix in (".html", ".htm"):
@@ -181,7 +166,7 @@ def load_bytes(data: bytes, name: str, *, kind: str | None = None, url: str | No
     """Read one report from bytes; ``name`` is its path or file name, used for errors and dates."""
     suffix = Path(name).suffix.lower() if not url else ""
     try:
-        kind = kind or sniff(data, suffix)
+        kind = magic(data) or kind or sniff(data, suffix)
     except LoadError as exc:  # every reason names its file, as the CLI and the bot show them one per line
         raise LoadError(f"{name}: {exc}") from None
     if not data.strip():
@@ -193,7 +178,7 @@ def load_bytes(data: bytes, name: str, *, kind: str | None = None, url: str | No
     doc.raw_sha = hashlib.sha256(data).hexdigest()
     doc.url = doc.url or url
     if not doc.date:
-        doc.date = parse_date(Path(name).name) or parse_date(doc.text[:1500])
+        doc.date = parse_date(Path(name).name) or parse_date(dateline(doc.text))
     if not doc.title:
         doc.title = _first_line_title(doc.text) or Path(name).stem
     return doc
@@ -304,7 +289,7 @@ def _pdf(data: bytes, name: str) -> Document:
         with configure(**limits) if configure else contextlib.nullcontext():
             reader = pypdf.PdfReader(io.BytesIO(data))
             if reader.is_encrypted and not reader.decrypt(""):
-                raise LoadError(f"{name}: encrypted PDF")
+                raise LoadError(f"{name}: the PDF is locked with a password; load a copy saved without one")
             for page in reader.pages:
                 if time.monotonic() > deadline:
                     raise LoadError(f"{name}: PDF text extraction took over {PDF_SECONDS:.0f} s; refusing")
@@ -327,6 +312,11 @@ def _pdf(data: bytes, name: str) -> Document:
         date=parse_date(created),
         pages=marks,
     )
+
+
+# python-docx's default template carries this creation time, so every document it writes (and the
+# report generators built on it) claims it: it says nothing about the report.
+_PYTHON_DOCX_TEMPLATE = datetime(2013, 12, 23, 23, 15, tzinfo=UTC)
 
 
 def _docx(data: bytes, name: str) -> Document:
@@ -356,5 +346,5 @@ def _docx(data: bytes, name: str) -> Document:
         text=text,
         title=_str_or_none(title) or "",
         publisher=_str_or_none(author),
-        date=created.date().isoformat() if created else None,
+        date=created.date().isoformat() if created and created != _PYTHON_DOCX_TEMPLATE else None,
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +231,34 @@ def test_pdf_pages_are_cited(service: Briefbot, tmp_path: Path) -> None:
     assert answer.passages[0].page == 2
 
 
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
+def test_encrypted_pdfs_open_unless_they_need_a_password(tmp_path: Path, algorithm: str) -> None:
+    import pypdf
+
+    plain = write_pdf(tmp_path / "plain.pdf", [GOOD, "Second page of the report."])
+    for user_password in ("", "secret"):  # permissions only, as official PDFs often are; or locked to open
+        writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(str(plain)))
+        writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
+        out = io.BytesIO()
+        writer.write(out)
+        if not user_password:
+            assert load_bytes(out.getvalue(), "protected.pdf").text.startswith(GOOD[:40])
+        else:
+            with pytest.raises(LoadError, match=r"^locked.pdf: the PDF is locked with a password; load a copy"):
+                load_bytes(out.getvalue(), "locked.pdf")
+
+
+def test_the_content_says_what_a_file_is_not_its_name(service: Briefbot, tmp_path: Path) -> None:
+    pdf = write_pdf(tmp_path / "a.pdf", [GOOD, "A second page."])
+    docx = write_docx(tmp_path / "b.docx", ["Heading", GOOD])
+    misnamed = [pdf.rename(tmp_path / "export.txt"), docx.rename(tmp_path / "notes.md")]
+    assert [i.status for i in service.ingest([str(p) for p in misnamed]).items] == ["new", "new"]
+    assert load_bytes(misnamed[0].read_bytes(), str(misnamed[0])).pages  # read as a PDF: it has pages
+    (tmp_path / "fake.docx").write_bytes(b"PK\x03\x04" + bytes(200))  # a zip's magic, no Word document in it
+    [item] = service.ingest([str(tmp_path / "fake.docx")]).items
+    assert item.status == "failed" and "corrupt or unreadable .docx" in (item.reason or "")
+
+
 def test_docx(service: Briefbot, tmp_path: Path) -> None:
     path = write_docx(tmp_path / "r.docx", ["Heading", GOOD, "Another paragraph about the harvest in 2023."])
     summary = service.ingest([str(path)])
@@ -239,6 +269,35 @@ def test_docx(service: Briefbot, tmp_path: Path) -> None:
 def test_text_date_from_file_name(tmp_path: Path) -> None:
     doc = load_bytes(GOOD.encode(), str(tmp_path / "brief-2022-11-09.txt"))
     assert doc.date == "2022-11-09"
+
+
+@pytest.mark.parametrize(("value", "day"), [
+    ("21.03.2023", "2023-03-21"), ("3.4.2023", "2023-04-03"), ("21/03/2023", "2023-03-21"),
+    ("03/21/2023", "2023-03-21"), ("03/04/2023", None), ("31.02.2023", None), ("2023-03-21", "2023-03-21"),
+    ("March 21, 2023", "2023-03-21"), ("21 March 2023", "2023-03-21"), ("sometime in spring", None),
+])
+def test_front_matter_dates(value: str, day: str | None) -> None:
+    doc = load_bytes(f"---\ntitle: T\ndate: {value}\n---\n\n{GOOD}\n".encode(), "r.md")
+    assert doc.date == day
+
+
+def test_a_text_is_dated_by_its_dateline_not_by_a_date_in_its_prose() -> None:
+    prose = "On February 24, 2022, Russia launched its full-scale invasion of Ukraine from three directions."
+    assert load_bytes(f"{prose}\n\n{GOOD}\n".encode(), "background.txt").date is None
+    dated = load_bytes(f"Weekly brief\n\nKyiv, March 3, 2023\n\n{prose}\n".encode(), "brief.txt")
+    assert dated.date == "2023-03-03"
+
+
+def test_a_docx_is_not_dated_by_the_python_docx_template(tmp_path: Path) -> None:
+    import docx
+
+    plain = write_docx(tmp_path / "generated.docx", ["Heading", GOOD])
+    assert load_bytes(plain.read_bytes(), "generated.docx").date is None  # python-docx's template: 2013-12-23
+    assert load_bytes(plain.read_bytes(), "brief-2023-05-02.docx").date == "2023-05-02"
+    document = docx.Document(str(plain))
+    document.core_properties.created = datetime(2023, 3, 21, 9, 30, tzinfo=UTC)
+    document.save(str(plain))
+    assert load_bytes(plain.read_bytes(), "saved.docx").date == "2023-03-21"
 
 
 def test_typeset_ligatures_are_stored_as_letters() -> None:

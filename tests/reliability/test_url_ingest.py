@@ -24,7 +24,7 @@ from index import Briefbot, Settings
 from index.errors import FetchError
 from index.fetch import fetch
 from tests.conftest import check_consistent
-from tests.helpers import check_verbatim
+from tests.helpers import check_verbatim, write_pdf
 from tests.reliability.pages import PageServer, one_line, redirect_to
 
 MB = 1_000_000
@@ -89,6 +89,23 @@ def test_allowed_only_when_the_settings_say_so(tmp_path: Path, server: PageServe
         check_consistent(svc)
     assert server.hits["/page.html"] == pages_before + 2
     figures.update(urls_tried=4, refused=2, ingested=2, reports_checked=2, items_lost=0)
+
+
+def test_a_pdf_served_as_octet_stream_is_read_as_a_pdf(tmp_path: Path, server: PageServer, fence: list[Any],
+                                                         figures: dict[str, Any]) -> None:
+    fact = "Russian forces shelled the port of Kherson on Monday, the regional governor reported."
+    pdf = write_pdf(tmp_path / "r.pdf", [fact, "The second page of the downloaded report."]).read_bytes()
+    server.pages["/download/7"] = (pdf, "application/octet-stream")
+    server.pages["/download/8"] = (bytes(range(256)) * 8, "application/octet-stream")
+    svc = service_for(tmp_path / "s", allowed_url_hosts=["127.0.0.1"])
+    good, bad = svc.ingest([f"{server.url}/download/7", f"{server.url}/download/8"]).items
+    assert good.status == "new", good.reason
+    assert bad.status == "failed" and one_line(bad.reason)
+    assert (bad.reason or "").endswith("unsupported content type application/octet-stream")
+    answer = svc.ask("Which port did Russian forces shell, according to the regional governor?")
+    check_verbatim(svc, answer)
+    assert answer.passages[0].page == 1 and answer.passages[0].url == f"{server.url}/download/7"
+    figures.update(urls_tried=2, ingested=1, refused=1, fence_hits=len(fence))
 
 
 def test_no_redirect_leads_into_private_addresses(tmp_path: Path, server: PageServer, fence: list[Any],
