@@ -74,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not args.verbose:  # a reader's complaints about a file it still read ("incorrect startxref pointer")
+        for name in ("pypdf", "trafilatura", "htmldate", "courlan", "charset_normalizer"):  # are no reason
+            logging.getLogger(name).setLevel(logging.ERROR)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     settings = Settings()
     if args.store:

@@ -23,6 +23,15 @@ from .dates import dateline, parse_date
 from .errors import LoadError
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+# Titles that authoring tools write into a PDF's or a Word file's metadata without anyone choosing
+# them: the application and file name, a template's placeholder, a path. Every citation shows the
+# title, so such a one gives way to the text's first line (or the file's name).
+_JUNK_TITLE = re.compile(
+    r"^\s*(?:microsoft\s+(?:word|powerpoint|excel)\s+-|untitled\b|document\s*\d*\s*$|title\s*$|"
+    r"powerpoint\s+presentation\s*$|slide\s*\d*\s*$|layout\s*\d*\s*$|default\s*$|[a-z]:\\|/|\W*$)"
+    r"|\.(?:docx?|pdf|indd|pptx?|rtf|odt|tex|dvi|ps|qxd|pub)\s*$",
+    re.IGNORECASE,
+)
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
 # Real front matter is a few lines; a longer block between two "---" rules is text, and parsing
 # megabytes of it as YAML (pure Python) would take seconds per megabyte.
@@ -179,7 +188,7 @@ def load_bytes(data: bytes, name: str, *, kind: str | None = None, url: str | No
     doc.url = doc.url or url
     if not doc.date:
         doc.date = parse_date(Path(name).name) or parse_date(dateline(doc.text))
-    if not doc.title:
+    if not doc.title or _JUNK_TITLE.search(doc.title):
         doc.title = _first_line_title(doc.text) or Path(name).stem
     return doc
 

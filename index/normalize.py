@@ -22,6 +22,14 @@ _CAPTION = re.compile(
     r"^(?:map|figure|fig\.|chart|graphic)\s*\d*\s*[:.\-–—])",
     re.IGNORECASE,
 )
+# Cookie and consent banners that a page's markup does not mark as such (trafilatura drops the
+# marked ones): short paragraphs that speak to the visitor about cookies.
+_CONSENT = re.compile(
+    r"\b(?:we|this (?:web)?site|our (?:web)?site) (?:uses?|serves?) cookies\b|\baccept (?:all )?cookies\b|"
+    r"\bcookie (?:policy|settings|preferences)\b|\buse of cookies\b",
+    re.IGNORECASE,
+)
+CONSENT_MAX = 400
 # Runs of separators left where an export joined paragraphs with commas (", ,, ,,"). The match
 # starts at a comma and never backtracks (possessive ``*+``): a pattern that may start in whitespace
 # is quadratic on a long run of spaces. Whitespace before the run is trimmed by ``clean_line``.
@@ -82,8 +90,10 @@ def strip_markdown(line: str) -> str:
 
 
 def is_debris(paragraph: str) -> bool:
-    """True for navigation links, share buttons and captions that must never be quoted."""
+    """True for navigation links, share buttons, captions and cookie banners that must never be quoted."""
     if len(paragraph) <= 120 and _DEBRIS.match(paragraph):
+        return True
+    if len(paragraph) <= CONSENT_MAX and _CONSENT.search(paragraph):
         return True
     return len(paragraph) <= 300 and bool(_CAPTION.search(paragraph))
 

@@ -66,7 +66,9 @@ def drop_running_lines(pages: list[str]) -> list[str]:
             bottom -= 1
         dropped = {idx[i] for i in range(top)} | {idx[i] for i in range(bottom, len(idx))}
         out.append("\n".join(line for i, line in enumerate(page) if i not in dropped))
-    return out
+    # Pages that are nothing but the same lines (a form printed three times) have no running lines:
+    # they are all the text there is.
+    return out if any(page.strip() for page in out) else pages
 
 
 def continues(before: str, after: str) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from index import EMPTY, REFUSAL
 from tests.conftest import SAMPLES
-from tests.helpers import write_md
+from tests.helpers import write_md, write_pdf
 
 
 def briefbot(*args: str, store: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -83,6 +83,18 @@ def test_a_directory_lists_the_files_it_skips(tmp_path: Path) -> None:
     listed = json.loads(briefbot("ingest", "--json", str(reports), store=store).stdout)
     assert [(i["status"], Path(i["source"]).name) for i in listed] == [
         ("unchanged", "good.md"), ("skipped", "slides.pptx"), ("skipped", "old.doc")]
+
+
+def test_a_readers_warnings_about_a_file_it_read_stay_off_the_terminal(tmp_path: Path) -> None:
+    pages = [f"Page {n}: Russian forces shelled Kherson on Monday, officials said." for n in (1, 2, 3)]
+    pdf = write_pdf(tmp_path / "damaged.pdf", pages)
+    data = pdf.read_bytes()
+    pdf.write_bytes(data[:data.rindex(b"startxref")] + b"startxref\n999\n%%EOF\n")  # a wrong xref pointer
+    done = briefbot("ingest", str(pdf), store=tmp_path / "store")
+    assert done.returncode == 0, done.stderr
+    assert "1 new" in done.stdout and done.stderr == "", done.stderr  # pypdf's "incorrect startxref pointer"
+    verbose = briefbot("-v", "ingest", str(pdf), "--json", store=tmp_path / "other")
+    assert "incorrect startxref pointer" in verbose.stderr  # still there for whoever asks
 
 
 def test_an_answer_says_how_it_read_a_period(tmp_path: Path) -> None:

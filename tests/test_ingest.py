@@ -300,6 +300,34 @@ def test_a_docx_is_not_dated_by_the_python_docx_template(tmp_path: Path) -> None
     assert load_bytes(plain.read_bytes(), "saved.docx").date == "2023-03-21"
 
 
+@pytest.mark.parametrize("junk", ["Microsoft Word - draft3.docx", "Untitled-1", "Document1", "brief_final.pdf",
+                                  r"C:\Users\analyst\Desktop\brief.doc", "PowerPoint Presentation", "-"])
+def test_a_title_no_one_chose_gives_way_to_the_first_line(tmp_path: Path, junk: str) -> None:
+    path = write_pdf(tmp_path / "r.pdf", [f"Grain corridor outlook {GOOD}"], title=junk)
+    text = "Grain corridor outlook\n\n" + GOOD
+    assert load_bytes(path.read_bytes(), "r.pdf").title == "r"  # the page's first line is a sentence: the file name
+    assert load_bytes(f"<html><head><title>{junk}</title></head><body><p>{text}</p></body></html>".encode(),
+                      "page.html").title != junk
+    md = load_bytes(f"---\ntitle: {json.dumps(junk)}\n---\n\n{text}\n".encode(), "note.md")
+    assert md.title == "Grain corridor outlook"
+    assert load_bytes(write_pdf(tmp_path / "k.pdf", [GOOD], title="Kherson after the dam").read_bytes(),
+                      "k.pdf").title == "Kherson after the dam"
+
+
+@pytest.mark.parametrize("banner", [
+    "We use cookies to improve your experience on our website. By continuing to browse, you agree to our use of cookies.",
+    "This website uses cookies to personalise content and ads and to analyse our traffic. Accept all cookies",
+    "Manage your cookie preferences",
+])
+def test_cookie_banners_inside_the_article_are_not_text(banner: str) -> None:
+    html = f"<html><body><article><h1>Grain</h1><p>{GOOD}</p><p>{banner}</p><p>{GOOD} Again.</p></article></body></html>"
+    doc = load_bytes(html.encode(), "page.html")
+    assert "cookie" not in doc.text.lower() and GOOD in doc.text
+    essay = ("Regulators in the EU argue that sites which use cookies to track visitors must ask first; the court "
+             "agreed in 2019, and the ruling reshaped how publishers earn money from advertising.")
+    assert essay in load_bytes(f"{essay}\n\n{GOOD}\n".encode(), "essay.txt").text  # about cookies, to no visitor
+
+
 def test_typeset_ligatures_are_stored_as_letters() -> None:
     doc = load_bytes("The ofﬁcial ﬁgures show ﬂows of ﬀ and ﬃ.\n".encode(), "ligatures.txt")
     assert "The official figures show flows of ff and ffi." in doc.text

@@ -114,6 +114,10 @@ def test_only_lines_at_the_edges_go() -> None:
              "Body five, a page without the header.\n6"]
     assert drop_running_lines(pages) == ["Body one.\nTitle of the report\nBody two.", "Body three.", "Body four.",
                                          "Body five, a page without the header."]
+    # A document that is one page's lines over and over keeps them: they are all its text.
+    same = ["Russian forces shelled Kherson on Monday.\n1", "Russian forces shelled Kherson on Monday.\n2",
+            "Russian forces shelled Kherson on Monday.\n3"]
+    assert drop_running_lines(same) == same
     # Under half of the pages share it: a line that happens to open two pages of six is text.
     six = ["Overview\nA.", "Overview\nB.", "C.", "D.", "E.", "F."]
     assert drop_running_lines(six) == six
