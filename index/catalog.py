@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import normalize
+
 
 @dataclass(frozen=True, slots=True)
 class ReportRecord:
@@ -26,12 +28,7 @@ class ReportRecord:
 
     def page_at(self, offset: int) -> int | None:
         """The page an offset falls on, for formats with pages."""
-        page = None
-        for start, number in self.pages:
-            if start > offset:
-                break
-            page = number
-        return page
+        return normalize.page_at(self.pages, offset)
 
 
 @dataclass(slots=True)

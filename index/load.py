@@ -73,12 +73,7 @@ class Document:
 
     def page_at(self, offset: int) -> int | None:
         """The page an offset falls on, when the format has pages."""
-        page = None
-        for start, number in self.pages:
-            if start > offset:
-                break
-            page = number
-        return page
+        return normalize.page_at(self.pages, offset)
 
 
 def iter_files(path: Path) -> Iterator[tuple[Path, bool]]:

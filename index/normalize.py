@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 # Page furniture that news sites and think-tank exports leave in the text. A paragraph that is
 # nothing but one of these is dropped, so it can never be quoted as if it were reporting.
@@ -164,3 +164,13 @@ def join(sections: Iterable[tuple[int | None, list[str]]], *,
         offset += len(block)
         last = paras[-1]
     return "".join(parts), marks
+
+
+def page_at(marks: Sequence[Sequence[int]], offset: int) -> int | None:
+    """The page an offset of a text falls on, from its ``(start, page)`` marks (None without pages)."""
+    page = None
+    for start, number in marks:
+        if start > offset:
+            break
+        page = number
+    return page

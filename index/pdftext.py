@@ -23,6 +23,9 @@ PARAGRAPH_END = 0.7
 _NUMBERS = re.compile(r"\d+")
 # A page's text that ends in one of these ended its sentence (or its heading's quote, list, note).
 _SENTENCE_ENDS = tuple(".!?:;\"”’)]…")
+# Nothing new opens with these: a line that does carries on the one before it (text after a
+# superscript note mark that pypdf put on a line of its own, "…Bakhmut" / "12" / ", according to").
+_CONTINUING = frozenset(",.;:)]}%")
 _OPEN_WORDS = frozenset("a an the of to in on at by for from with into onto than that which who whom whose and or "
                         "but nor as about near between among against toward towards via per its their his her "
                         "our your is are was were be been has have had will would".split())
@@ -80,7 +83,8 @@ def continues(before: str, after: str) -> bool:
     if not before or not after or before.endswith(_SENTENCE_ENDS):
         return False
     last = before.rsplit(None, 1)[-1]
-    return after[0].islower() or before.endswith(",") or last in _OPEN_WORDS or bool(_BROKEN_HEAD.search(last))
+    return (after[0].islower() or after[0] in _CONTINUING or before.endswith(",") or last in _OPEN_WORDS
+            or bool(_BROKEN_HEAD.search(last)))
 
 
 def mend_hyphens(pages: list[str], known: Callable[[str], bool]) -> list[str]:
@@ -114,7 +118,8 @@ def mark_paragraphs(page: str) -> str:
     pypdf keeps no vertical space, so a page came out as one paragraph and its headings ran into
     the sentences under them ("Key Takeaways Russian forces…"). Typeset text gives it away: a
     paragraph's last line, and a heading, stop short of the measure, where the lines inside a
-    paragraph run to it. A short line whose sentence goes on (see ``continues``) is no break."""
+    paragraph run to it. A short line whose sentence goes on (see ``continues``) is no break, nor is
+    one next to a line that is a bare number (a superscript note mark on a line of its own)."""
     lines = page.split("\n")
     widths = sorted(len(line.strip()) for line in lines if len(line.split()) >= 3)
     if len(widths) < 4:
@@ -124,6 +129,7 @@ def mark_paragraphs(page: str) -> str:
     for line, after in zip(lines, [*lines[1:], ""], strict=True):
         out.append(line)
         text, following = line.strip(), after.strip()
-        if text and following and len(text) < PARAGRAPH_END * measure and not continues(text, following):
+        if (text and following and len(text) < PARAGRAPH_END * measure and not continues(text, following)
+                and not text.isdigit() and not following.isdigit()):  # note marks, figures: no paragraph
             out.append("")
     return "\n".join(out)

@@ -147,6 +147,7 @@ def test_a_page_that_opens_mid_sentence_continues_the_one_before() -> None:
     assert continues("Russian forces, Wagner fighters,", "Chechen units and others.")
     assert not continues("The Wagner Group withdrew.", "the next day, it returned.")
     assert not continues("Key Takeaways", "")
+    assert continues("12", ", according to the General Staff.")  # after a note mark on a line of its own
 
 
 def test_a_pdf_answer_quotes_no_running_line(service: Briefbot, tmp_path: Path) -> None:
