@@ -304,9 +304,9 @@ def _pdf(data: bytes, name: str) -> Document:
         raise
     except Exception as exc:  # malformed PDFs surface as pypdf, zlib, struct, index and value errors alike
         raise LoadError(f"{name}: corrupt or unreadable PDF ({type(exc).__name__})") from exc
-    pages = [pdftext.mark_paragraphs(p) for p in pdftext.drop_running_lines(pages)]
-    pages = pdftext.mend_hyphens(pages, _english_word)
-    text, marks = normalize.join([(n, normalize.paragraphs(p)) for n, p in enumerate(pages, 1)], glue=pdftext.continues)
+    pages, carried = pdftext.read(pages, _english_word)
+    text, marks = normalize.join([(n, normalize.paragraphs(p)) for n, p in enumerate(pages, 1)],
+                                 glue=lambda page, _last, _first: page is not None and carried[page - 1])
     if not text:
         raise LoadError(f"{name}: the PDF has no extractable text (scanned images?)")
     return Document(

@@ -36,7 +36,8 @@ CONSENT_MAX = 400
 _COMMA_RUNS = re.compile(r",(?:\s*+,)++\s*+")
 _INVISIBLE = re.compile("[\u200b\u200c\u200e\u200f\u2060\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_BULLET = re.compile(r"^(?:[-*•·▪◦]\s+|\d{1,3}[.)]\s+)")
+_BULLET = re.compile(r"^(?:[-*]\s+|[•·▪◦●■○➢]\s*|(\d{1,3})[.)]\s+)")
+_ITEM_ENDS = (".", "!", "?", ":", ";", ")", '"', "”", "’")
 # Markdown patterns run on every line of untrusted files, so none may scan past the next bracket or
 # delimiter from each of its start positions: that is quadratic on a line of "[[[[" or "**a **a".
 _MD_IMAGE = re.compile(r"!\[[^\[\]]*\]\((?:[^()]|\([^()]*\))*+\)")
@@ -71,7 +72,9 @@ def non_latin(text: str) -> bool:
 
 # Typeset ligatures (PDF exports are full of them) as their letters: "ofﬁcial" must match "official".
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
-                            "\ufb05": "st", "\ufb06": "st"})
+                            "\ufb05": "st", "\ufb06": "st",
+                            # Word's bullets in the Symbol and Wingdings fonts, as PDFs of its files carry them
+                            "\uf0b7": "•", "\uf0a7": "▪", "\uf0d8": "➢"})
 
 
 def clean_line(line: str) -> str:
@@ -124,6 +127,7 @@ def paragraphs(raw: str, *, markdown: bool = False, lines_are_paragraphs: bool =
                 out.extend(split_long(text))
             current.clear()
 
+    item = 0  # the number of the numbered item the current paragraph opened with
     for raw_line in raw.split("\n"):
         line = clean_line(raw_line)
         if markdown:
@@ -131,21 +135,29 @@ def paragraphs(raw: str, *, markdown: bool = False, lines_are_paragraphs: bool =
         if not line:
             flush()
             continue
-        if lines_are_paragraphs or _BULLET.match(line) or (markdown and raw_line.lstrip().startswith("#")):
+        if lines_are_paragraphs or (markdown and raw_line.lstrip().startswith("#")):
             flush()
             current.append(line)
             flush()
             continue
+        if bullet := _BULLET.match(line):
+            # A list item opens a paragraph; the lines under it, up to the next item or blank line,
+            # are its own wrapped text. "300. Casualties…" under "…more than" is no item, though:
+            # a numbered one opens only after a finished line, or after the item numbered before it.
+            number = int(bullet.group(1)) if bullet.group(1) else 0
+            if not number or not current or current[-1].endswith(_ITEM_ENDS) or number == item + 1:
+                flush()
+                item = number
         current.append(line)
     flush()
     return out
 
 
 def join(sections: Iterable[tuple[int | None, list[str]]], *,
-         glue: Callable[[str, str], bool] | None = None) -> tuple[str, list[tuple[int, int]]]:
+         glue: Callable[[int | None, str, str], bool] | None = None) -> tuple[str, list[tuple[int, int]]]:
     """Join ``(page, paragraphs)`` sections into one text; return it and ``(offset, page)`` marks.
-    Where ``glue(last paragraph, next paragraph)`` holds, a section's first paragraph continues the
-    one before it (a sentence cut by a page break), and its page mark falls inside that paragraph."""
+    Where ``glue(page, last paragraph, next paragraph)`` holds, a section's first paragraph continues
+    the one before it (a sentence cut by a page break), and its page mark falls inside that paragraph."""
     parts: list[str] = []
     marks: list[tuple[int, int]] = []
     offset = 0
@@ -154,7 +166,7 @@ def join(sections: Iterable[tuple[int | None, list[str]]], *,
         if not paras:
             continue
         if parts:
-            sep = " " if glue is not None and glue(last, paras[0]) else "\n\n"
+            sep = " " if glue is not None and glue(page, last, paras[0]) else "\n\n"
             parts.append(sep)
             offset += len(sep)
         if page is not None:

@@ -8,7 +8,8 @@ any of which can carry the sentence a desk asks about. This walks the Wordproces
 - a text box's paragraphs follow the paragraph it is anchored in; ``mc:Fallback`` copies are skipped;
 - a note reference is written "[1]" (footnotes) or "[i]" (endnotes), Word's default numbering, and
   the notes follow the body in that order, each one paragraph opening with its mark.
-Headers and footers are left out: they repeat on every page and would be quoted as if they were text.
+Hidden text (an editor's note) and content controls still showing their placeholder are left out,
+as are headers and footers: they repeat on every page and would be quoted as if they were text.
 """
 
 from __future__ import annotations
@@ -52,6 +53,18 @@ class _Notes:
         return f"[{numbers[note_id]}]"
 
 
+def _unseen(element: Any) -> bool:
+    """A run formatted as hidden text (``w:vanish``: an editor's note left in), or a content control
+    showing its placeholder ("Click or tap here to enter text.") rather than anything typed."""
+    if element.tag == _W + "r":
+        props = element.find(_W + "rPr")
+        return props is not None and props.find(_W + "vanish") is not None
+    if element.tag == _W + "sdt":
+        props = element.find(_W + "sdtPr")
+        return props is not None and props.find(_W + "showingPlcHdr") is not None
+    return False
+
+
 def _is_deleted_row(row: Any) -> bool:
     props = row.find(_W + "trPr")
     return props is not None and props.find(_W + "del") is not None
@@ -73,7 +86,7 @@ def _paragraph(p: Any, notes: _Notes) -> Iterator[str]:
     def walk(element: Any) -> None:
         for child in element:
             tag = child.tag
-            if not isinstance(tag, str) or tag in _HIDDEN:  # comments and processing instructions too
+            if not isinstance(tag, str) or tag in _HIDDEN or _unseen(child):  # comments and PIs too
                 continue
             if tag == _W + "t":
                 parts.append(child.text or "")
@@ -109,7 +122,7 @@ def _blocks(element: Any, notes: _Notes) -> Iterator[str]:
             yield from _paragraph(child, notes)
         elif child.tag == _W + "tbl":
             yield from _table(child, notes)
-        elif child.tag in _WRAPPERS:
+        elif child.tag in _WRAPPERS and not _unseen(child):
             yield from _blocks(child, notes)
 
 

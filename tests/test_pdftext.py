@@ -57,9 +57,10 @@ PAGES = [
 
 def test_running_lines_are_dropped_and_the_text_reads_on() -> None:
     doc = load_bytes(pdf(PAGES), "assessment.pdf")
-    assert "Institute for the Study of War |" not in doc.text
+    assert doc.text.count("Institute for the Study of War |") == 1  # the first page's, as its title
     assert "Page 2 of 4" not in doc.text and "understandingwar.org" not in doc.text
-    paragraphs = doc.text.split("\n\n")
+    header, *paragraphs = doc.text.split("\n\n")
+    assert header == HEADER
     assert paragraphs[0] == (
         "Russian forces continued offensive operations around Bakhmut on March 3. Ukrainian officials "
         "reported that Wagner Group fighters made marginal gains north of the city. The Russian offensive "
@@ -88,7 +89,7 @@ def test_paragraphs_and_headings_are_read_from_short_lines() -> None:
              "in 2022-",
              "2023."]
     doc = load_bytes(pdf([lines, ["Another page."], ["A third."]]), "paragraphs.pdf")
-    assert doc.text.split("\n\n") == [
+    assert doc.text.split("\n\n") == [HEADER, 
         "Key Takeaways",
         "Russian forces conducted limited ground attacks northeast of Kupiansk and along the Svatove-Kreminna line "
         "on March 3. Ukrainian officials reported that Russian forces fired on Kupiansk with artillery throughout "
@@ -104,16 +105,18 @@ def test_paragraphs_and_headings_are_read_from_short_lines() -> None:
 
 def test_too_few_pages_give_no_evidence_of_running_lines() -> None:
     doc = load_bytes(pdf(PAGES[:2]), "short.pdf")
-    assert doc.text.count(HEADER) == 2 and "Page 1 of 2" in doc.text
+    assert doc.text.count(HEADER) == 2 and "understandingwar.org" in doc.text
+    assert "Page 1 of 2" not in doc.text  # a line that says "page" and counts them: two pages suffice
 
 
 def test_only_lines_at_the_edges_go() -> None:
-    pages = ["Title of the report\nBody one.\nTitle of the report\nBody two.\n3",
-             "Title of the report\nBody three.\n4",
-             "Title of the report\nBody four.\n5",
-             "Body five, a page without the header.\n6"]
-    assert drop_running_lines(pages) == ["Body one.\nTitle of the report\nBody two.", "Body three.", "Body four.",
-                                         "Body five, a page without the header."]
+    pages = ["Title of the report\nBody one.\nTitle of the report\nBody two.\n1",
+             "Title of the report\nBody three.\n2",
+             "Title of the report\nBody three.\n3",
+             "Body five, a page without the header.\n4"]
+    # The first page keeps its running title, set apart. "Body three." on 2 of 4 pages is text.
+    assert drop_running_lines(pages) == ["Title of the report\n\nBody one.\nTitle of the report\nBody two.",
+                                         "Body three.", "Body three.", "Body five, a page without the header."]
     # A document that is one page's lines over and over keeps them: they are all its text.
     same = ["Russian forces shelled Kherson on Monday.\n1", "Russian forces shelled Kherson on Monday.\n2",
             "Russian forces shelled Kherson on Monday.\n3"]
@@ -131,7 +134,7 @@ def test_only_lines_at_the_edges_go() -> None:
 
 def test_hyphens_at_line_ends() -> None:
     def known(word: str) -> bool:
-        return word in {"offensive", "counteroffensive"}
+        return word in {"offensive", "counteroffensive", "long", "range", "well", "known"}
 
     pages = ["the counter-\noffensive began; long-\nrange fires; a 2019-\n2023 series; Smith-\nJones; the pro-\nKremlin"
              " outlets; their offen-\nsive\nwas slow; a well-\nknown fact, the well-known fact; the war -\na pause"]
@@ -159,3 +162,62 @@ def test_a_pdf_answer_quotes_no_running_line(service: Briefbot, tmp_path: Path) 
     top = answer.passages[0]
     assert top.quote.startswith("Chinese President Xi Jinping committed to a peace plan") and top.page == 3
     assert "Institute for the Study of War" not in top.text and "Page" not in top.text
+
+
+def body(n: int) -> list[str]:
+    """Two full lines of prose that differ from page to page."""
+    towns = ["Bakhmut", "Avdiivka", "Vuhledar", "Kreminna", "Svatove", "Kupiansk", "Marinka", "Siversk"]
+    a, b = towns[n % 8], towns[(n + 3) % 8]
+    return [f"Russian forces conducted limited ground attacks northwest of {a} and did not make gains near {b}.",
+            f"Ukrainian officials reported that Russian forces shelled {b} with artillery and struck {a} overnight."]
+
+
+def paragraphs_of(pages: list[list[str]]) -> list[str]:
+    return load_bytes(pdf(pages, header=None, footer=False), "probe.pdf").text.split("\n\n")
+
+
+def test_what_varies_from_page_to_page_at_the_edges_is_text() -> None:
+    # Figures in a table at the foot of each page share a shape with the page number under them.
+    pages = [[*body(n), "Kharkiv", f"{40 + n}", "Kherson", f"{90 + n}", f"{n}"] for n in (1, 2, 3)]
+    text = "\n\n".join(paragraphs_of(pages))
+    assert all(f"Kherson {90 + n}" in text for n in (1, 2, 3)) and not text.endswith(" 3")
+    # A dated heading on each page ("March 3, 2023", "March 4, 2023") is text, and so is what follows.
+    dated = paragraphs_of([[f"March {n + 2}, 2023", "Key Takeaways", *body(n), f"Page {n} of 3"] for n in (1, 2, 3)])
+    assert [p for p in dated if p.startswith(("March", "Key"))] == [
+        "March 3, 2023", "Key Takeaways", "March 4, 2023", "Key Takeaways", "March 5, 2023", "Key Takeaways"]
+    assert not any("Page" in p for p in dated)
+
+
+def test_running_lines_that_carry_the_page_number_or_alternate_go() -> None:
+    long_head = paragraphs_of([[f"Russian Offensive Campaign Assessment | March 3, 2023 | Page {n}", *body(n)]
+                               for n in (1, 2, 3, 4)])
+    assert not any("Assessment |" in p for p in long_head)
+    facing = paragraphs_of([["Iran Update" if n % 2 else "March 3, 2023", *body(n), f"{n}"] for n in range(1, 6)])
+    assert facing[0] == "Iran Update" and not any(p in ("Iran Update", "March 3, 2023") for p in facing[1:])
+    assert all(not p.endswith(tuple("12345")) for p in facing)
+
+
+def test_a_heading_under_a_full_line_stands_alone_and_list_items_keep_their_lines() -> None:
+    lines = [*body(1), "the Ukrainian General Staff reported that Russian forces shelled Kherson City with artillery.",
+             "Southern Axis", *body(2),
+             "- Russian forces conducted limited ground attacks northwest of Bakhmut on March 3 and",
+             "did not make any confirmed gains, according to the Ukrainian General Staff.",
+             "- Ukrainian officials reported that Russian forces shelled Kherson City.",
+             "Ukrainian officials said that Russian forces had lost 300 personnel and 12 armored vehicles",
+             "near Vuhledar over the previous week, bringing the total this month to more than",
+             "300. Casualties among Storm-Z units were very high, a Ukrainian official said."]
+    got = paragraphs_of([lines, body(3), body(4)])
+    assert "Southern Axis" in got
+    assert ("- Russian forces conducted limited ground attacks northwest of Bakhmut on March 3 and did not make any "
+            "confirmed gains, according to the Ukrainian General Staff.") in got
+    assert any("bringing the total this month to more than 300. Casualties among" in p for p in got)
+
+
+def test_hyphens_are_judged_by_the_reports_own_spelling() -> None:
+    got = " ".join(paragraphs_of([["Fighting continued along the Svatove-Kreminna line, where Russian forces attacked.",
+                                   "Russian forces continued attacks along the Svatove-Kre-",
+                                   "minna line on March 3. Ukrainian officials said the milblog-",
+                                   "gers exaggerated the gains near Bilohorivka, and long-",
+                                   "range fires continued."]]))
+    assert "along the Svatove-Kreminna line on March 3" in got and "the milbloggers exaggerated" in got
+    assert "long-range fires" in got  # two English words: a compound

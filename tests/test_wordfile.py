@@ -116,6 +116,16 @@ def test_content_controls_and_text_boxes_are_read_once() -> None:
                           "Box: 40 percent of grain went by rail.", "After the box."]
 
 
+def test_hidden_text_and_placeholders_are_not_read() -> None:
+    hidden = '<w:r><w:rPr><w:vanish/></w:rPr><w:t xml:space="preserve">INTERNAL: verify with desk. </w:t></w:r>'
+    placeholder = ('<w:sdt><w:sdtPr><w:showingPlcHdr/></w:sdtPr><w:sdtContent>'
+                   f'{run("Click or tap here to enter text.")}</w:sdtContent></w:sdt>')
+    filled = f'<w:sdt><w:sdtPr/><w:sdtContent>{run("Jane Doe")}</w:sdtContent></w:sdt>'
+    data = word_file(para(run("Russian forces shelled Kherson. "), hidden, run("Two civilians were killed."))
+                     + para(run("Reviewer: "), placeholder) + para(run("Author: "), filled))
+    assert read(data) == ["Russian forces shelled Kherson. Two civilians were killed.", "Reviewer:", "Author: Jane Doe"]
+
+
 def test_notes_follow_the_body_with_their_marks() -> None:
     data = word_file(
         para(run("Moscow denied it."), '<w:r><w:footnoteReference w:id="7"/></w:r>',
