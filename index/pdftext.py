@@ -20,7 +20,8 @@ MIN_PAGES = 3  # fewer pages than this give no evidence that a line runs over th
 # heading, unless the next line carries its sentence on.
 PARAGRAPH_END = 0.7
 SENTENCE_END_SHORT = 0.85
-_NUMBERS = re.compile(r"\d+")
+# Whole numbers, not the parts of a figure ("1.0", "-6.5", "3,400"): a page number is one of these.
+_NUMBERS = re.compile(r"(?<![\d.,])\d+(?![\d]|[.,]\d)")
 _DIVIDERS = " |-–—·•()[]/"
 _PAGE_LABEL = re.compile(r"(?:\bpage|\bp\.|\bpg\.?|\bseite|\bстр\.?|\bстраница)\s*#", re.IGNORECASE)
 _PAGE_WORD = re.compile(r"(?:\bpage|\bp\.|\bpg\.?|\bseite|\bстр\.?|\bстраница)\s*$", re.IGNORECASE)

@@ -179,6 +179,8 @@ def paragraphs_of(pages: list[list[str]]) -> list[str]:
 def test_what_varies_from_page_to_page_at_the_edges_is_text() -> None:
     # Figures in a table at the foot of each page share a shape with the page number under them.
     pages = [[*body(n), "Kharkiv", f"{40 + n}", "Kherson", f"{90 + n}", f"{n}"] for n in (1, 2, 3)]
+    figures = paragraphs_of([[*body(n), "2023", f"{n}.1", f"-{n}.5", f"{n}.0"] for n in (1, 2, 3, 4)])
+    assert all(f"2023 {n}.1 -{n}.5 {n}.0" in " ".join(figures) for n in (1, 2, 3, 4))  # "1.0" on page 1 is no "1"
     text = "\n\n".join(paragraphs_of(pages))
     assert all(f"Kherson {90 + n}" in text for n in (1, 2, 3)) and not text.endswith(" 3")
     # A dated heading on each page ("March 3, 2023", "March 4, 2023") is text, and so is what follows.
