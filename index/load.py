@@ -276,7 +276,7 @@ def _english_word(word: str) -> bool:
 
     try:
         return word in vocabulary_words(default_model_path())
-    except ImportError:  # no model package: no word list, so a broken word keeps its hyphen
+    except ImportError:  # no model package, no word list: the report's own spelling alone decides
         return False
 
 

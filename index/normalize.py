@@ -134,6 +134,7 @@ def paragraphs(raw: str, *, markdown: bool = False, lines_are_paragraphs: bool =
             line = clean_line(strip_markdown(line))
         if not line:
             flush()
+            item = 0
             continue
         if lines_are_paragraphs or (markdown and raw_line.lstrip().startswith("#")):
             flush()

@@ -16,6 +16,7 @@ from itertools import pairwise
 
 EDGE = 4  # lines at the top and at the bottom of a page where running headers and footers sit
 MIN_PAGES = 3  # fewer pages than this give no evidence that a line runs over them
+RUNNING_MAX = 300  # characters: running heads and feet are short lines
 # A line that stops this short of the page's measure (its full lines' width) ends a paragraph or is a
 # heading, unless the next line carries its sentence on.
 PARAGRAPH_END = 0.7
@@ -33,9 +34,14 @@ _CONTINUING = frozenset(",.;:)]}%")
 _OPEN_WORDS = frozenset("a an the of to in on at by for from with into onto than that which who whom whose and or "
                         "but nor as about near between among against toward towards via per its their his her "
                         "our your is are was were be been has have had will would".split())
+# Patterns run on untrusted text, so none may rescan a long run of letters from each of its
+# positions: a broken word's head is sought in the last WORD_MAX characters before the hyphen only.
+WORD_MAX = 80
 _BROKEN_HEAD = re.compile(r"([^\W_]+)-$")  # a line ending in a word (or a number) and a hyphen
-_BROKEN_TAIL = re.compile(r"([^\W_]+)(\S*)(.*)$", re.S)  # the word's end, its punctuation, the rest
-_AT_BREAK = re.compile(r"([^\W\d_]+)-[ \t]*\n\s*([^\W\d_]*)")  # the two pieces of a word broken at a line's end
+_BROKEN_TAIL = re.compile(r"([^\W_]*)(\S*)(.*)$", re.S)  # the word's end, its punctuation, the rest
+_LINE_BREAK_HYPHEN = re.compile(r"-[ \t]*\n")
+_LETTERS_AT_END = re.compile(r"[^\W\d_]+$")
+_LETTERS_AT_START = re.compile(r"\s*([^\W\d_]+)")
 _WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
 
@@ -107,7 +113,7 @@ def drop_running_lines(pages: list[str]) -> list[str]:
     numbered_on: dict[str, list[tuple[int, list[tuple[int, bool]]]]] = {}
     for p in with_text:
         idx = filled[p]
-        edge = {lines[p][i] for i in idx[:EDGE] + idx[-EDGE:]}
+        edge = {lines[p][i] for i in idx[:EDGE] + idx[-EDGE:] if len(lines[p][i]) <= RUNNING_MAX}
         for key in {_exact(line) for line in edge}:
             exact_on.setdefault(key, set()).add(p)
         for line in sorted(edge):  # every line of a page with the same shape ("41", "91" and "1") counts
@@ -119,6 +125,8 @@ def drop_running_lines(pages: list[str]) -> list[str]:
         return pages
 
     def runs(p: int, line: str) -> bool:
+        if len(line) > RUNNING_MAX:
+            return False
         key = _exact(line)
         if key in running:
             return True
@@ -157,7 +165,12 @@ def continues(before: str, after: str) -> bool:
         return False
     last = before.rsplit(None, 1)[-1].casefold()
     return (after[0].islower() or after[0] in _CONTINUING or before.endswith(",") or last in _OPEN_WORDS
-            or bool(_BROKEN_HEAD.search(last)))
+            or _broken_head(last) is not None)
+
+
+def _broken_head(line: str) -> re.Match[str] | None:
+    """The word before a hyphen that ends ``line`` (sought in its last WORD_MAX characters only)."""
+    return _BROKEN_HEAD.search(line[-WORD_MAX:]) if line.endswith("-") else None
 
 
 def _compound(head: str, tail: str, spelt: set[str], known: Callable[[str], bool]) -> bool:
@@ -183,21 +196,26 @@ def mend_hyphens(pages: list[str], known: Callable[[str], bool]) -> list[str]:
     # Words as the report spells them away from line breaks: the pieces of the broken words are no
     # evidence ("milblog" and "gers" are found only at the break that made them).
     text = "\n".join(pages)
-    pieces = Counter(w.casefold() for pair in _AT_BREAK.findall(text) for w in pair if w)
+    pieces: Counter[str] = Counter()
+    for m in _LINE_BREAK_HYPHEN.finditer(text):
+        if head := _LETTERS_AT_END.search(text, max(0, m.start() - WORD_MAX), m.start()):
+            pieces[head.group().casefold()] += 1
+        if tail := _LETTERS_AT_START.match(text, m.end(), m.end() + WORD_MAX):
+            pieces[tail.group(1).casefold()] += 1
     found = Counter(part for w in _WORDS.findall(text) for part in {w.casefold(), *w.casefold().split("-")})
     spelt = {w for w, n in found.items() if n > pieces[w]}
     filled = [(p, i) for p, page in enumerate(lines) for i, line in enumerate(page) if line and line.strip()]
     for (pa, ia), (pb, ib) in pairwise(filled):
         before, after = (lines[pa][ia] or "").rstrip(), (lines[pb][ib] or "").lstrip()
-        head, tail = _BROKEN_HEAD.search(before), _BROKEN_TAIL.match(after)
-        if not head or not tail:
+        head, tail = _broken_head(before), _BROKEN_TAIL.match(after)
+        if not head or not tail or not tail.group(1):
             continue
         whole = head.group(1) + tail.group(1)
         dashed = f"{head.group(1)}-{tail.group(1)}"
         if not (head.group(1)[-1].islower() and tail.group(1)[0].islower()) or _compound(
                 head.group(1).casefold(), tail.group(1).casefold(), spelt, known):
             whole = dashed
-        lines[pa][ia] = before[:head.start(1)] + whole + tail.group(2)
+        lines[pa][ia] = before[:len(before) - len(head.group())] + whole + tail.group(2)
         lines[pb][ib] = tail.group(3).lstrip() or None  # a line that held only the word's end is gone
     return ["\n".join(line for line in page if line is not None) for page in lines]
 

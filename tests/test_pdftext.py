@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
 from index import Briefbot
 from index.load import load_bytes
 from index.pdftext import continues, drop_running_lines, mend_hyphens
@@ -223,3 +225,25 @@ def test_hyphens_are_judged_by_the_reports_own_spelling() -> None:
                                    "range fires continued."]]))
     assert "along the Svatove-Kreminna line on March 3" in got and "the milbloggers exaggerated" in got
     assert "long-range fires" in got  # two English words: a compound
+
+
+@pytest.mark.parametrize("pattern", ["a", "ab-\n", "x-", "1 ", "Page 1\n", "a-b-", "of\n", "- \n"])
+def test_no_page_pattern_costs_more_than_linear_time(pattern: str) -> None:
+    """A pattern repeated into pages of 20 KB and of 80 KB: 4x the text may not cost ~16x the time (a
+    rescan of a long run of letters from each position would; the fuzz test of the loaders holds
+    the other readers to the same)."""
+    import time
+
+    from index.pdftext import read
+
+    def cost(size: int) -> float:
+        pages = [pattern * (size // len(pattern))] * 3
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            read(pages, lambda word: False)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    small, large = cost(20_000), cost(80_000)
+    assert large < 10 * small + 0.05, (pattern, small, large)
