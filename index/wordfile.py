@@ -3,7 +3,8 @@
 python-docx's ``document.paragraphs`` holds only the body's top-level paragraphs: it drops tables,
 content controls, text boxes, tracked insertions (``w:ins`` wraps the runs it reads) and the notes,
 any of which can carry the sentence a desk asks about. This walks the WordprocessingML itself:
-- tracked changes are read as accepted (insertions and moves in; deletions and moved-from text out);
+- tracked changes are read as accepted (insertions and moves in; deletions and moved-from text out;
+  a paragraph whose mark was deleted runs into the next);
 - a table row is one paragraph, its cells joined by " | " (as trafilatura writes an HTML table);
 - a text box's paragraphs follow the paragraph it is anchored in; ``mc:Fallback`` copies are skipped;
 - a note reference is written "[1]" (footnotes) or "[i]" (endnotes), Word's default numbering, and
@@ -115,15 +116,35 @@ def _table(table: Any, notes: _Notes) -> Iterator[str]:
         yield " | ".join(c for c in cells if c.strip())
 
 
+def _mark_deleted(p: Any) -> bool:
+    """A paragraph whose mark was deleted with changes tracked: as accepted, it runs into the next."""
+    props = p.find(_W + "pPr")
+    run_props = props.find(_W + "rPr") if props is not None else None
+    return run_props is not None and run_props.find(_W + "del") is not None
+
+
 def _blocks(element: Any, notes: _Notes) -> Iterator[str]:
     """The paragraphs under a body, cell, text box or note, in reading order."""
+    joined = ""  # the text of paragraphs whose marks were deleted, waiting for the one they run into
     for child in element:
         if child.tag == _W + "p":
-            yield from _paragraph(child, notes)
-        elif child.tag == _W + "tbl":
+            text, *boxes = _paragraph(child, notes)
+            if _mark_deleted(child):
+                joined += text
+            else:
+                yield joined + text
+                joined = ""
+            yield from boxes
+            continue
+        if joined:
+            yield joined
+            joined = ""
+        if child.tag == _W + "tbl":
             yield from _table(child, notes)
         elif child.tag in _WRAPPERS and not _unseen(child):
             yield from _blocks(child, notes)
+    if joined:
+        yield joined
 
 
 def _note_texts(document: Any, kind: str, numbers: dict[str, str]) -> Iterator[str]:

@@ -100,6 +100,9 @@ def test_tracked_changes_are_read_as_accepted() -> None:
         + table([cell(para(run("Row kept")))],
                 [f'<w:trPr><w:del w:id="5" {CHANGE}/></w:trPr>' + cell(para(run("Row deleted")))]))
     assert read(data) == ["Xi committed to a ceasefire by March.", "Kept.", "Moved sentence.", "Row kept"]
+    merged = word_file(f'<w:p><w:pPr><w:rPr><w:del w:id="6" {CHANGE}/></w:rPr></w:pPr>{run("Ukrainian officials reported")}'
+                       f'</w:p>{para(run(" that Russian forces withdrew."))}{para(run("Next."))}')
+    assert read(merged) == ["Ukrainian officials reported that Russian forces withdrew.", "Next."]
 
 
 def test_content_controls_and_text_boxes_are_read_once() -> None:
