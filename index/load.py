@@ -138,10 +138,8 @@ def magic(data: bytes) -> str | None:
 
 
 def sniff(data: bytes, suffix: str) -> str:
-    """The format to read: what the bytes declare (see ``magic``), else the extension when it is
+    """The format to read when the bytes declare none (see ``magic``): the extension when it is
     known, else the leading bytes."""
-    if declared := magic(data):
-        return declared
     if suffix in (".md", ".markdown"):
         return "md"
     if suffix in (".html", ".htm"):
@@ -306,7 +304,7 @@ def _pdf(data: bytes, name: str) -> Document:
         raise LoadError(f"{name}: corrupt or unreadable PDF ({type(exc).__name__})") from exc
     pages, carried = pdftext.read(pages, _english_word)
     text, marks = normalize.join([(n, normalize.paragraphs(p)) for n, p in enumerate(pages, 1)],
-                                 glue=lambda page, _last, _first: page is not None and carried[page - 1])
+                                 carries_on=lambda page: carried[page - 1])
     if not text:
         raise LoadError(f"{name}: the PDF has no extractable text (scanned images?)")
     return Document(

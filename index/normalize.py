@@ -155,19 +155,18 @@ def paragraphs(raw: str, *, markdown: bool = False, lines_are_paragraphs: bool =
 
 
 def join(sections: Iterable[tuple[int | None, list[str]]], *,
-         glue: Callable[[int | None, str, str], bool] | None = None) -> tuple[str, list[tuple[int, int]]]:
+         carries_on: Callable[[int], bool] | None = None) -> tuple[str, list[tuple[int, int]]]:
     """Join ``(page, paragraphs)`` sections into one text; return it and ``(offset, page)`` marks.
-    Where ``glue(page, last paragraph, next paragraph)`` holds, a section's first paragraph continues
-    the one before it (a sentence cut by a page break), and its page mark falls inside that paragraph."""
+    Where ``carries_on(page)`` holds, that page's first paragraph continues the one before it (a
+    sentence cut by a page break), and its page mark falls inside that paragraph."""
     parts: list[str] = []
     marks: list[tuple[int, int]] = []
     offset = 0
-    last = ""
     for page, paras in sections:
         if not paras:
             continue
         if parts:
-            sep = " " if glue is not None and glue(page, last, paras[0]) else "\n\n"
+            sep = " " if carries_on is not None and page is not None and carries_on(page) else "\n\n"
             parts.append(sep)
             offset += len(sep)
         if page is not None:
@@ -175,7 +174,6 @@ def join(sections: Iterable[tuple[int | None, list[str]]], *,
         block = "\n\n".join(paras)
         parts.append(block)
         offset += len(block)
-        last = paras[-1]
     return "".join(parts), marks
 
 

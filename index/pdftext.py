@@ -24,8 +24,9 @@ SENTENCE_END_SHORT = 0.85
 # Whole numbers, not the parts of a figure ("1.0", "-6.5", "3,400"): a page number is one of these.
 _NUMBERS = re.compile(r"(?<![\d.,])\d+(?![\d]|[.,]\d)")
 _DIVIDERS = " |-–—·•()[]/"
-_PAGE_LABEL = re.compile(r"(?:\bpage|\bp\.|\bpg\.?|\bseite|\bстр\.?|\bстраница)\s*#", re.IGNORECASE)
-_PAGE_WORD = re.compile(r"(?:\bpage|\bp\.|\bpg\.?|\bseite|\bстр\.?|\bстраница)\s*$", re.IGNORECASE)
+_PAGE = r"(?:\bpage|\bp\.|\bpg\.?|\bseite|\bстр\.?|\bстраница)\s*"
+_PAGE_LABEL = re.compile(_PAGE + "#", re.IGNORECASE)  # in a line's key: "page #"
+_PAGE_WORD = re.compile(_PAGE + "$", re.IGNORECASE)  # just before a number
 # A page's text that ends in one of these ended its sentence (or its heading's quote, list, note).
 _SENTENCE_ENDS = tuple(".!?:;\"”’)]…")
 # Nothing new opens with these: a line that does carries on the one before it (text after a
@@ -287,7 +288,7 @@ def flows(pages: list[str], full: int) -> list[bool]:
 def read(pages: list[str], known: Callable[[str], bool]) -> tuple[list[str], list[bool]]:
     """PDF pages as pypdf extracts them, made into the report's text: running lines dropped,
     paragraphs and headings marked, hyphenated words mended; and for each page whether it carries
-    on the paragraph of the page before it (for ``normalize.join``)."""
+    on the paragraph of the page before it (``normalize.join``'s ``carries_on``)."""
     pages = drop_running_lines(pages)
     full = measure(pages)
     pages = [mark_paragraphs(page, full) for page in pages]
